@@ -1,0 +1,2 @@
+class DuplicateCreditCode(Exception):
+    """Another customer already has this unified social credit code."""

@@ -1,0 +1,55 @@
+import django_filters
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import User
+from crm.roles import is_relationship_manager
+from customers.models import Customer, CustomerStatus, Industry, Tier
+
+
+class CustomerFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_search",
+        widget=forms.TextInput(attrs={"placeholder": _("Name or credit code"), "type": "search"}),
+    )
+    industry = django_filters.ChoiceFilter(label=_("Industry"), choices=Industry.choices)
+    tier = django_filters.ChoiceFilter(label=_("Tier"), choices=Tier.choices)
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=CustomerStatus.choices)
+    owner = django_filters.ModelChoiceFilter(
+        label=_("Relationship manager"), queryset=User.objects.none(), to_field_name="code"
+    )
+    sort = django_filters.OrderingFilter(
+        label=_("Sort by"),
+        fields=(
+            ("name", "name"),
+            ("registered_capital", "capital"),
+            ("tier", "tier"),
+            ("created_at", "created"),
+        ),
+        field_labels={
+            "name": _("Name"),
+            "registered_capital": _("Registered capital"),
+            "tier": _("Tier"),
+            "created_at": _("Created"),
+        },
+    )
+
+    class Meta:
+        model = Customer
+        fields = ["q", "industry", "tier", "status", "owner"]
+
+    def __init__(self, data=None, queryset=None, *, request, **kwargs):
+        super().__init__(data, queryset, request=request, **kwargs)
+        user = request.user
+        if is_relationship_manager(user):
+            del self.filters["owner"]  # an RM's list holds only their own customers
+        else:
+            # Only people who own a customer this user can see: the owner list itself must not
+            # reveal colleagues outside the user's scope.
+            self.filters["owner"].queryset = User.objects.filter(pk__in=queryset.values("owner_id")).order_by(
+                "username"
+            )
+
+    def filter_search(self, queryset, name, value):
+        return queryset.search(value)

@@ -1,0 +1,210 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
+from customers.credit_code import validate_credit_code
+
+
+class Industry(models.TextChoices):
+    ENERGY = "energy", _("Energy and power")
+    RENEWABLES = "renewables", _("Renewable energy")
+    TRANSPORT = "transport", _("Transport infrastructure")
+    WATER = "water", _("Water and environment")
+    TELECOM = "telecom", _("Telecom and data centres")
+    REAL_ESTATE = "real_estate", _("Real estate and urban development")
+    MANUFACTURING = "manufacturing", _("Manufacturing")
+    HEALTHCARE = "healthcare", _("Healthcare")
+    MINING = "mining", _("Mining and resources")
+    AGRICULTURE = "agriculture", _("Agriculture")
+    OTHER = "other", _("Other")
+
+
+class IndustryPosition(models.TextChoices):
+    LEADER = "leader", _("Industry leader")
+    MAJOR = "major", _("Major player")
+    AVERAGE = "average", _("Average")
+    MARGINAL = "marginal", _("Marginal")
+
+
+class CreditRating(models.TextChoices):
+    AAA = "AAA", "AAA"
+    AA = "AA", "AA"
+    A = "A", "A"
+    BBB = "BBB", "BBB"
+    BB = "BB", "BB"
+    B = "B", "B"
+    CCC = "CCC", "CCC"
+    CC = "CC", "CC"
+    C = "C", "C"
+    D = "D", "D"
+
+
+class Tier(models.TextChoices):
+    AA = "AA", _("Tier AA")
+    A = "A", _("Tier A")
+    B = "B", _("Tier B")
+    UNRATED = "unrated", _("Unrated")
+
+
+class CustomerStatus(models.TextChoices):
+    PROSPECT = "prospect", _("Prospect")
+    ACTIVE = "active", _("Active")
+    DORMANT = "dormant", _("Dormant")
+    CLOSED = "closed", _("Closed")
+
+
+class CustomerQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "CustomerQuerySet":
+        """The one rule for who sees which customer; every page, export and job uses it."""
+        if sees_all_customers(user):
+            return self
+        if is_team_manager(user):
+            return self.filter(team_id=user.team_id) if user.team_id else self.none()
+        if is_relationship_manager(user):
+            return self.filter(owner_id=user.pk)
+        return self.none()
+
+    def search(self, text: str) -> "CustomerQuerySet":
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(Q(name__icontains=text) | Q(credit_code__istartswith=text.replace(" ", "")))
+
+
+class Customer(models.Model):
+    """A company seeking or holding project financing."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("company name"), max_length=200)
+    credit_code = models.CharField(
+        _("unified social credit code"),
+        max_length=18,
+        unique=True,
+        validators=[validate_credit_code],
+        error_messages={
+            "unique": _(
+                "A customer with this credit code is already registered. If it should be yours, "
+                "ask your team manager to transfer it."
+            )
+        },
+    )
+    industry = models.CharField(_("industry"), max_length=20, choices=Industry.choices)
+    registered_capital = models.DecimalField(
+        _("registered capital (CNY)"),
+        max_digits=18,
+        decimal_places=2,
+        validators=[MinValueValidator(0, message=_("Registered capital cannot be negative."))],
+    )
+    industry_position = models.CharField(
+        _("industry position"), max_length=20, choices=IndustryPosition.choices
+    )
+    credit_rating = models.CharField(
+        _("external credit rating"),
+        max_length=3,
+        choices=CreditRating.choices,
+        blank=True,
+        help_text=_("Leave empty if the company has no external rating."),
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("relationship manager"),
+        on_delete=models.PROTECT,
+        related_name="customers",
+    )
+    team = models.ForeignKey(
+        "crm.Team", verbose_name=_("team"), on_delete=models.PROTECT, related_name="customers"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=CustomerStatus.choices, default=CustomerStatus.PROSPECT
+    )
+    # Written by grading only (never by a customer form).
+    tier = models.CharField(_("tier"), max_length=10, choices=Tier.choices, default=Tier.UNRATED)
+    score = models.DecimalField(_("score"), max_digits=6, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+    objects = CustomerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(registered_capital__gte=0), name="customer_capital_not_negative"
+            ),
+            models.CheckConstraint(condition=Q(tier__in=Tier.values), name="customer_tier_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "name"]),
+            models.Index(fields=["team", "name"]),
+            models.Index(fields=["tier"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """A person at the customer the relationship manager deals with."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
+    name = models.CharField(_("name"), max_length=100)
+    title = models.CharField(_("job title"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    is_primary = models.BooleanField(_("primary contact"), default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-is_primary", "name", "id"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(is_primary=True), name="one_primary_contact"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ActivityKind(models.TextChoices):
+    NOTE = "note", _("Note")
+    CALL = "call", _("Call")
+    MEETING = "meeting", _("Meeting")
+    VISIT = "visit", _("Site visit")
+    EMAIL = "email", _("E-mail")
+
+
+class Activity(models.Model):
+    """Append-only log of what happened with a customer."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="activities")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("author")
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices, default=ActivityKind.NOTE)
+    body = models.TextField(_("note"), max_length=5000)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        indexes = [models.Index(fields=["customer", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.body[:40]}"

@@ -1,0 +1,87 @@
+"""Writes to customers. Each function is one business action in one transaction."""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from crm.queue import enqueue
+from customers import tasks
+from customers.exceptions import DuplicateCreditCode
+from customers.models import Activity, Contact, Customer
+
+# The fields a customer form may change. Tier and score belong to grading; owner and team to
+# assignment (customer_assign), so a forged POST of those fields is ignored here.
+EDITABLE_FIELDS = (
+    "name",
+    "credit_code",
+    "industry",
+    "registered_capital",
+    "industry_position",
+    "credit_rating",
+    "status",
+)
+
+
+def customer_create(*, by, owner, **fields: Any) -> Customer:
+    data = {k: v for k, v in fields.items() if k in EDITABLE_FIELDS}
+    customer = Customer(owner=owner, team_id=owner.team_id, **data)
+    customer._history_user = by
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError as exc:
+        # Two people registering the same company at the same moment: the form's unique check
+        # passed for both, the database constraint picks one.
+        if Customer.objects.filter(credit_code=customer.credit_code).exists():
+            raise DuplicateCreditCode from exc
+        raise
+    enqueue(tasks.customer_created_notify, customer.pk, by.pk)
+    return customer
+
+
+def customer_update(*, customer: Customer, by, owner=None, **fields: Any) -> list[str]:
+    """Apply the changed editable fields (and a new owner, if given); return what changed."""
+    changed = [k for k in EDITABLE_FIELDS if k in fields and getattr(customer, k) != fields[k]]
+    for name in changed:
+        setattr(customer, name, fields[name])
+    if owner is not None and owner.pk != customer.owner_id:
+        customer.owner = owner
+        customer.team_id = owner.team_id
+        changed += ["owner", "team"]
+    if not changed:
+        return []
+    customer._history_user = by
+    try:
+        with transaction.atomic():
+            customer.save(update_fields=[*changed, "updated_at"])
+    except IntegrityError as exc:
+        if "credit_code" in changed:
+            raise DuplicateCreditCode from exc
+        raise
+    return changed
+
+
+def contact_save(*, contact: Contact, by) -> Contact:
+    """Create or update a contact; making one primary demotes the previous primary."""
+    with transaction.atomic():
+        if contact.is_primary:
+            (
+                Contact.objects.select_for_update()
+                .filter(customer_id=contact.customer_id, is_primary=True)
+                .exclude(pk=contact.pk)
+                .update(is_primary=False)
+            )
+        contact.save()
+    return contact
+
+
+def contact_delete(*, contact: Contact, by) -> None:
+    contact.delete()
+
+
+def activity_log(*, customer: Customer, by, kind: str, body: str, occurred_at=None) -> Activity:
+    activity = Activity(customer=customer, author=by, kind=kind, body=body)
+    if occurred_at is not None:
+        activity.occurred_at = occurred_at
+    activity.save()
+    return activity

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Web server, Celery worker and beat side by side; Ctrl-C (or either one dying) stops all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+children=()
+stop() {
+  trap - INT TERM EXIT
+  [ ${#children[@]} -gt 0 ] && kill "${children[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+# One worker with an embedded beat (database scheduler: schedules are edited in Django admin).
+.venv/bin/celery -A crm worker --beat --loglevel=INFO --concurrency=2 \
+  --without-mingle --without-gossip --pidfile= --schedule=var/celerybeat-schedule &
+children+=($!)
+.venv/bin/python manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}" &
+children+=($!)
+
+cat <<MSG
+
+  Tiered-funnel CRM is running at http://${HOST:-127.0.0.1}:${PORT:-8000}/
+  Demo users (password crm-demo-2026): admin, manager, risk, rm1, rm2
+  Ctrl-C stops the web server, the worker and beat.
+
+MSG
+wait -n
