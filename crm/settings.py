@@ -148,7 +148,6 @@ TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")  # shown in Asia/Shanghai
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -190,29 +189,28 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
-BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = Path(env("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
+for sub in ("queue", "processed"):
+    (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+# Each transport reads only its own options, so one dict serves the filesystem and Redis alike.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Filesystem transport (the default: no server to install).
+    "data_folder_in": str(BROKER_DIR / "queue"),
+    "data_folder_out": str(BROKER_DIR / "queue"),
+    "processed_folder": str(BROKER_DIR / "processed"),
+    "store_processed": False,
+    # Redis: a refused or silent server must never hang a web request. Connect and read time
+    # out fast and publishing is not retried (crm.queue.enqueue logs and flags the failure).
+    "socket_connect_timeout": 1,
+    "socket_timeout": 1,
+    "retry_on_timeout": False,
+    # Longer than any task may run (CELERY_TASK_TIME_LIMIT), so a slow task is not handed to a
+    # second worker while the first is still on it; a killed worker's task comes back after it.
+    "visibility_timeout": 2 * 60 * 60,
+}
 if CELERY_BROKER_URL.startswith("filesystem"):
-    for sub in ("queue", "processed"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
-        "processed_folder": str(BROKER_DIR / "processed"),
-        "store_processed": False,
-    }
     # The filesystem transport has no fan-out exchange, so no remote control or events.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
-else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        # A refused or silent Redis must never hang a web request: connect and read time out
-        # fast, and publishing is not retried (the task stays undone and is logged instead).
-        "socket_connect_timeout": 1,
-        "socket_timeout": 1,
-        "retry_on_timeout": False,
-        # Longer than any task may run (see CELERY_TASK_TIME_LIMIT), so a slow task is not
-        # redelivered to a second worker while the first is still on it.
-        "visibility_timeout": 2 * 60 * 60,
-    }
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_CONNECTION_RETRY = False
 CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
@@ -235,7 +233,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # Tests and other features that need PostgreSQL, Redis or Chromium fail instead of skipping.

@@ -3,7 +3,7 @@
 environment (see crm/settings.py)."""
 
 from crm.settings import *  # noqa: F403
-from crm.settings import env
+from crm.settings import BASE_DIR, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")  # no default: refuse to start without a real key
@@ -16,6 +16,7 @@ SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 
+STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by `manage.py collectstatic`
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -1,0 +1,214 @@
+"""Shared fixtures: the three-user cast (owner, teammate, outsider) plus managers, a real Celery
+worker on the configured broker, and Debian's Chromium for Playwright."""
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from contextlib import contextmanager
+
+import pytest
+from django.conf import settings
+
+from crm.celery import app as celery_app
+from crm.roles import Role
+from tests.factories import CustomerFactory, TeamFactory, make_user
+
+# Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls from a
+# thread with a running loop unless told this is deliberate.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def require(what: str) -> None:
+    """Skip on a developer machine without the service; fail where CI promised it."""
+    message = f"{what} is not available"
+    if settings.REQUIRE_SERVICES:
+        pytest.fail(message + " but REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_broker_folder():
+    """Keep test messages out of the development queue under var/ (filesystem broker only)."""
+    if not celery_app.conf.broker_url.startswith("filesystem"):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="crm-test-broker-")
+    options = dict(celery_app.conf.broker_transport_options)
+    celery_app.conf.broker_transport_options = {
+        **options,
+        "data_folder_in": folder,
+        "data_folder_out": folder,
+        "processed_folder": folder,
+    }
+    _reset_broker_pools()
+    yield
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _reset_broker_pools() -> None:
+    celery_app.pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextmanager
+def broker_at(url: str):
+    """Point task publishing at another broker URL for the duration (e.g. a dead one)."""
+    old = celery_app.conf.broker_url
+    celery_app.conf.broker_url = url
+    _reset_broker_pools()
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_url = old
+        _reset_broker_pools()
+
+
+@contextmanager
+def silent_server():
+    """A TCP server that accepts connections and never says a word: the worst broker."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker thread consuming from the configured broker (filesystem by default,
+    Redis in CI). Tests using it see committed data only, hence the transactional database."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+    from django.db import connections
+
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception:
+        require(f"The broker at {celery_app.conf.broker_url}")
+    if not celery_app.conf.broker_url.startswith("filesystem"):
+        celery_app.control.purge()  # leftovers of an earlier run on a shared Redis
+
+    def close_connections(**kwargs):
+        # The worker thread opens its own database connection; close it so PostgreSQL can drop
+        # the test database at the end.
+        connections.close_all()
+
+    task_postrun.connect(close_connections, weak=False)
+    try:
+        with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING") as worker:
+            yield worker
+    finally:
+        task_postrun.disconnect(close_connections)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        require("Chromium (Debian package 'chromium')")
+    return {**browser_type_launch_args, "executable_path": path, "args": CHROMIUM_FLAGS}
+
+
+# --- The cast ----------------------------------------------------------------------------------
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="East")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="West")
+
+
+@pytest.fixture
+def rm1(team):
+    return make_user(Role.RELATIONSHIP_MANAGER, team=team, username="rm1")
+
+
+@pytest.fixture
+def rm2(team):
+    return make_user(Role.RELATIONSHIP_MANAGER, team=team, username="rm2")
+
+
+@pytest.fixture
+def rm_west(other_team):
+    return make_user(Role.RELATIONSHIP_MANAGER, team=other_team, username="rm_west")
+
+
+@pytest.fixture
+def manager(team):
+    return make_user(Role.TEAM_MANAGER, team=team, username="manager")
+
+
+@pytest.fixture
+def risk_officer(db):
+    return make_user(Role.RISK_OFFICER, username="risk")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user(Role.ADMIN, username="admin", is_superuser=True)
+
+
+@pytest.fixture
+def customer(rm1):
+    """rm1's customer."""
+    return CustomerFactory(owner=rm1, team=rm1.team, name="华东光伏电站项目有限公司")
+
+
+@pytest.fixture
+def other_customer(rm2):
+    """rm2's customer: rm1's teammate, so only their team manager and risk see both."""
+    return CustomerFactory(owner=rm2, team=rm2.team, name="远航港口建设有限公司")
+
+
+@pytest.fixture
+def west_customer(rm_west):
+    return CustomerFactory(owner=rm_west, team=rm_west.team, name="西部矿业资源有限公司")

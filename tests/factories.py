@@ -1,0 +1,80 @@
+from decimal import Decimal
+
+import factory
+from django.contrib.auth.models import Group
+
+from crm.models import Team, User
+from crm.roles import Role
+from customers.credit_code import ALPHABET, make_credit_code
+from customers.models import Activity, Contact, Customer, Industry, IndustryPosition
+
+PASSWORD = "correct horse battery staple"
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+        django_get_or_create = ["name"]
+
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    password = factory.django.Password(PASSWORD)
+    team = None
+
+
+def make_user(role: Role | None, *, team=None, **kwargs) -> User:
+    user = UserFactory(team=team, **kwargs)
+    if role is not None:
+        user.groups.add(Group.objects.get(name=role.value))
+    if role == Role.ADMIN:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    return user
+
+
+def credit_code(n: int) -> str:
+    body = "91310000" + "".join(ALPHABET[(n // 31**k) % 31] for k in range(9))[::-1]
+    return make_credit_code(body)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    name = factory.Sequence(lambda n: f"测试项目公司{n}有限公司")
+    credit_code = factory.Sequence(lambda n: credit_code(n + 1000))
+    industry = Industry.ENERGY
+    registered_capital = Decimal("50000000.00")
+    industry_position = IndustryPosition.MAJOR
+    credit_rating = "AA"
+    owner = factory.SubFactory(UserFactory)
+    team = factory.LazyAttribute(lambda c: c.owner.team or TeamFactory())
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    customer = factory.SubFactory(CustomerFactory)
+    name = factory.Sequence(lambda n: f"联系人{n}")
+    title = "CFO"
+
+
+class ActivityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Activity
+
+    customer = factory.SubFactory(CustomerFactory)
+    author = factory.LazyAttribute(lambda a: a.customer.owner)
+    body = "Met the CFO."
