@@ -16,11 +16,16 @@ class SessionLifetimeMiddleware:
     def __call__(self, request):
         if request.user.is_authenticated:
             now = timezone.now().timestamp()
+            # A session signed in some other way (e.g. an admin's login-as) starts counting now.
             started = request.session.setdefault(SESSION_STARTED_KEY, now)
             if now - started > settings.SESSION_ABSOLUTE_AGE.total_seconds():
                 logout(request)
                 return redirect_to_login(request.get_full_path())
-        return self.get_response(request)
+        response = self.get_response(request)
+        # Stamp the session in the response that signed the user in (login() rotated its key).
+        if request.user.is_authenticated and SESSION_STARTED_KEY not in request.session:
+            request.session[SESSION_STARTED_KEY] = timezone.now().timestamp()
+        return response
 
 
 class UserLanguageMiddleware:

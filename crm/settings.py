@@ -104,6 +104,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://crm")}
+if "redis" in CACHES["default"]["BACKEND"].lower():
+    # Same rule as for the broker: a dead or silent Redis costs a request a second, not a hang.
+    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})
 
 # --- Authentication and sessions ------------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"
@@ -204,6 +207,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
     "socket_timeout": 1,
     "retry_on_timeout": False,
+    # kombu's own reconnect loop when a publisher opens its channel: one quick retry, not the
+    # default sleeps of 2 s and more. Workers reconnect under their own settings (below).
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
     # Longer than any task may run (CELERY_TASK_TIME_LIMIT), so a slow task is not handed to a
     # second worker while the first is still on it; a killed worker's task comes back after it.
     "visibility_timeout": 2 * 60 * 60,

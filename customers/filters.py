@@ -13,14 +13,22 @@ class CustomerFilter(django_filters.FilterSet):
         method="filter_search",
         widget=forms.TextInput(attrs={"placeholder": _("Name or credit code"), "type": "search"}),
     )
-    industry = django_filters.ChoiceFilter(label=_("Industry"), choices=Industry.choices)
-    tier = django_filters.ChoiceFilter(label=_("Tier"), choices=Tier.choices)
-    status = django_filters.ChoiceFilter(label=_("Status"), choices=CustomerStatus.choices)
+    industry = django_filters.ChoiceFilter(
+        label=_("Industry"), choices=Industry.choices, empty_label=_("All")
+    )
+    tier = django_filters.ChoiceFilter(label=_("Tier"), choices=Tier.choices, empty_label=_("All"))
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=CustomerStatus.choices, empty_label=_("All")
+    )
     owner = django_filters.ModelChoiceFilter(
-        label=_("Relationship manager"), queryset=User.objects.none(), to_field_name="code"
+        label=_("Relationship manager"),
+        queryset=User.objects.none(),
+        to_field_name="code",
+        empty_label=_("All"),
     )
     sort = django_filters.OrderingFilter(
         label=_("Sort by"),
+        empty_label=_("Default (name)"),
         fields=(
             ("name", "name"),
             ("registered_capital", "capital"),

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
+from kombu import pools as kombu_pools
 
 from crm.celery import app as celery_app
 from crm.roles import Role
@@ -64,7 +65,9 @@ def _private_broker_folder():
 
 
 def _reset_broker_pools() -> None:
-    celery_app.pool.force_close_all()
+    # Celery caches connection pools per app and kombu per connection; drop both so the next
+    # publish connects with the current configuration.
+    kombu_pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
@@ -73,12 +76,18 @@ def _reset_broker_pools() -> None:
 def broker_at(url: str):
     """Point task publishing at another broker URL for the duration (e.g. a dead one)."""
     old = celery_app.conf.broker_url
-    celery_app.conf.broker_url = url
+    old_env = os.environ.get("CELERY_BROKER_URL")
+    # Celery lets the environment variable win over its configuration; set both.
+    os.environ["CELERY_BROKER_URL"] = celery_app.conf.broker_url = url
     _reset_broker_pools()
     try:
         yield
     finally:
         celery_app.conf.broker_url = old
+        if old_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = old_env
         _reset_broker_pools()
 
 

@@ -36,7 +36,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 def make_user(role: Role | None, *, team=None, **kwargs) -> User:
     user = UserFactory(team=team, **kwargs)
     if role is not None:
-        user.groups.add(Group.objects.get(name=role.value))
+        # get_or_create: transactional tests flush the groups the migration made.
+        user.groups.add(Group.objects.get_or_create(name=role.value)[0])
     if role == Role.ADMIN:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
