@@ -38,7 +38,7 @@ format: $(VENV)/.dev
 
 # Needs GNU gettext (xgettext). Extracts new strings into locale/zh_Hans/LC_MESSAGES/django.po.
 messages: $(VENV)/.runtime
-	$(PY) manage.py makemessages --locale zh_Hans --ignore ".venv/*" --ignore "static/vendor/*" --no-obsolete
+	$(PY) manage.py makemessages --locale zh_Hans --ignore ".venv/*" --ignore "static/vendor/*" --ignore "tests/*" --no-obsolete
 
 # Refresh the vendored front-end files from the npm registry (versions in static/vendor/VERSIONS).
 vendor:

@@ -145,6 +145,7 @@ AXES_VERBOSE = False
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["crm.formats"]
 USE_I18N = True
 USE_TZ = True  # stored in UTC
 TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")  # shown in Asia/Shanghai

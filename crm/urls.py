@@ -7,6 +7,7 @@ from crm import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("health/", views.health, name="health"),
+    path("favicon.ico", views.favicon),
     path("language/", views.language, name="language"),
     path(
         "accounts/login/",

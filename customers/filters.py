@@ -1,5 +1,6 @@
 import django_filters
 from django import forms
+from django.db.models import Case, When
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import User
@@ -26,21 +27,17 @@ class CustomerFilter(django_filters.FilterSet):
         to_field_name="code",
         empty_label=_("All"),
     )
-    sort = django_filters.OrderingFilter(
+    sort = django_filters.ChoiceFilter(
         label=_("Sort by"),
-        empty_label=_("Default (name)"),
-        fields=(
-            ("name", "name"),
-            ("registered_capital", "capital"),
-            ("tier", "tier"),
-            ("created_at", "created"),
-        ),
-        field_labels={
-            "name": _("Name"),
-            "registered_capital": _("Registered capital"),
-            "tier": _("Tier"),
-            "created_at": _("Created"),
-        },
+        empty_label=_("Name (A–Z)"),
+        choices=[
+            ("-name", _("Name (Z–A)")),
+            ("-capital", _("Registered capital, largest first")),
+            ("capital", _("Registered capital, smallest first")),
+            ("tier", _("Tier, best first")),
+            ("-created", _("Newest first")),
+        ],
+        method="sort_by",
     )
 
     class Meta:
@@ -58,6 +55,19 @@ class CustomerFilter(django_filters.FilterSet):
             self.filters["owner"].queryset = User.objects.filter(pk__in=queryset.values("owner_id")).order_by(
                 "username"
             )
+
+    def sort_by(self, queryset, name, value):
+        # Tiers sort by rank (AA, A, B, Unrated), not alphabetically; the id breaks ties so that
+        # pages never repeat or skip a row.
+        tier_rank = Case(*(When(tier=t, then=i) for i, t in enumerate(Tier.values)))
+        orderings = {
+            "-name": ["-name", "-id"],
+            "-capital": ["-registered_capital", "id"],
+            "capital": ["registered_capital", "id"],
+            "tier": [tier_rank, "name", "id"],
+            "-created": ["-created_at", "-id"],
+        }
+        return queryset.order_by(*orderings[value])
 
     def filter_search(self, queryset, name, value):
         return queryset.search(value)

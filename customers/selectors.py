@@ -46,7 +46,8 @@ def customer_history(customer: Customer, *, limit: int = 25) -> list[HistoryEntr
     names |= {(Team, t.pk): str(t) for t in Team.objects.filter(pk__in=team_ids)}
 
     entries = []
-    for newer, older in zip(rows, [*rows[1:], None], strict=True):
+    # Rows pair with the next older one; the oldest shown pairs with None (no diff).
+    for newer, older in zip(rows, [*rows[1:], None]):  # noqa: B905 - the None tail is meant
         if len(entries) == limit:
             break
         changes = []

@@ -256,6 +256,15 @@ def test_list_filters_search_and_sort(client, manager, rm1, rm2):
     assert names(q="水务") == ["乙水务有限公司"]
     assert names(sort="-capital") == ["乙水务有限公司", "甲电力有限公司"]
     assert names(sort="capital") == ["甲电力有限公司", "乙水务有限公司"]
+    assert names(sort="-name") == names()[::-1]
+
+
+def test_tier_sort_puts_best_tier_first(client, rm1):
+    for tier in ("B", "unrated", "AA", "A"):
+        CustomerFactory(owner=rm1, team=rm1.team, tier=tier, name=f"{tier}公司")
+    client.force_login(rm1)
+    page = client.get(reverse("customers:list"), {"sort": "tier"}).context["page"]
+    assert [c.tier for c in page.object_list] == ["AA", "A", "B", "unrated"]
 
 
 def test_list_paginates(client, rm1):
@@ -272,3 +281,11 @@ def test_htmx_request_gets_only_the_results_fragment(client, rm1, customer):
     assert customer.name in html
     assert "<html" not in html
     assert html.lstrip().startswith('<div id="results"')
+
+
+def test_detail_of_a_customer_without_history_rows(client, rm1, customer):
+    customer.history.all().delete()  # e.g. loaded by a bulk import before history existed
+    client.force_login(rm1)
+    response = client.get(reverse("customers:detail", args=[customer.code]))
+    assert response.status_code == 200
+    assert "No changes recorded." in response.content.decode()

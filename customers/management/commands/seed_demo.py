@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from simple_history.utils import bulk_create_with_history
 
 from crm.models import Team, User
 from crm.roles import Role
@@ -165,8 +166,14 @@ class Command(BaseCommand):
         owners = [users["rm1"], users["rm2"], users["rm3"]]
         batch = [demo_customer(i, owners) for i in range(customers)]
         before = Customer.objects.count()
+        existing = set(
+            Customer.objects.filter(credit_code__in=[c.credit_code for c in batch]).values_list(
+                "credit_code", flat=True
+            )
+        )
         for start in range(0, len(batch), 2000):
-            Customer.objects.bulk_create(batch[start : start + 2000], ignore_conflicts=True)
+            chunk = [c for c in batch[start : start + 2000] if c.credit_code not in existing]
+            bulk_create_with_history(chunk, Customer, batch_size=2000, default_user=users["admin"])
         created = Customer.objects.count() - before
 
         # A few contacts and log entries on the first customers, once.
