@@ -14,13 +14,9 @@ class CustomerFilter(django_filters.FilterSet):
         method="filter_search",
         widget=forms.TextInput(attrs={"placeholder": _("Name or credit code"), "type": "search"}),
     )
-    industry = django_filters.ChoiceFilter(
-        label=_("Industry"), choices=Industry.choices, empty_label=_("All")
-    )
+    industry = django_filters.ChoiceFilter(label=_("Industry"), choices=Industry.choices, empty_label=_("All"))
     tier = django_filters.ChoiceFilter(label=_("Tier"), choices=Tier.choices, empty_label=_("All"))
-    status = django_filters.ChoiceFilter(
-        label=_("Status"), choices=CustomerStatus.choices, empty_label=_("All")
-    )
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=CustomerStatus.choices, empty_label=_("All"))
     owner = django_filters.ModelChoiceFilter(
         label=_("Relationship manager"),
         queryset=User.objects.none(),

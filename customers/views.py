@@ -128,9 +128,7 @@ def contact_create(request: HttpRequest, customer_code) -> HttpResponse:
         services.contact_save(contact=contact, by=request.user)
         messages.success(request, _("Contact %(name)s added.") % {"name": contact.name})
         return redirect("customers:detail", customer.code)
-    return render(
-        request, "customers/contact_form.html", {"form": form, "customer": customer, "contact": None}
-    )
+    return render(request, "customers/contact_form.html", {"form": form, "customer": customer, "contact": None})
 
 
 @require_http_methods(["GET", "POST"])

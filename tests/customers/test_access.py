@@ -17,9 +17,7 @@ def test_team_manager_sees_the_team_not_other_teams(manager, customer, other_cus
     assert set(customers_for(manager)) == {customer, other_customer}
 
 
-def test_risk_officer_and_admin_see_everyone(
-    risk_officer, admin_user, customer, other_customer, west_customer
-):
+def test_risk_officer_and_admin_see_everyone(risk_officer, admin_user, customer, other_customer, west_customer):
     everyone = {customer, other_customer, west_customer}
     assert set(customers_for(risk_officer)) == everyone
     assert set(customers_for(admin_user)) == everyone

@@ -237,9 +237,7 @@ def test_state_changing_views_reject_get(client, rm1, customer):
     contact = ContactFactory(customer=customer)
     client.force_login(rm1)
     assert client.get(reverse("customers:activity_create", args=[customer.code])).status_code == 405
-    assert (
-        client.get(reverse("customers:contact_delete", args=[customer.code, contact.code])).status_code == 405
-    )
+    assert client.get(reverse("customers:contact_delete", args=[customer.code, contact.code])).status_code == 405
     assert Contact.objects.exists()
 
 

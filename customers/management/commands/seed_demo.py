@@ -129,9 +129,7 @@ def demo_customer(index: int, owners: list[User]) -> Customer:
         credit_rating=rng.choice(RATINGS),
         owner=owner,
         team_id=owner.team_id,
-        status=rng.choice(
-            [CustomerStatus.ACTIVE] * 3 + [CustomerStatus.PROSPECT] * 2 + [CustomerStatus.DORMANT]
-        ),
+        status=rng.choice([CustomerStatus.ACTIVE] * 3 + [CustomerStatus.PROSPECT] * 2 + [CustomerStatus.DORMANT]),
     )
 
 

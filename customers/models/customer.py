@@ -9,55 +9,15 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
+from customers.choices import (
+    ActivityKind,
+    CreditRating,
+    CustomerStatus,
+    Industry,
+    IndustryPosition,
+    Tier,
+)
 from customers.credit_code import validate_credit_code
-
-
-class Industry(models.TextChoices):
-    ENERGY = "energy", _("Energy and power")
-    RENEWABLES = "renewables", _("Renewable energy")
-    TRANSPORT = "transport", _("Transport infrastructure")
-    WATER = "water", _("Water and environment")
-    TELECOM = "telecom", _("Telecom and data centres")
-    REAL_ESTATE = "real_estate", _("Real estate and urban development")
-    MANUFACTURING = "manufacturing", _("Manufacturing")
-    HEALTHCARE = "healthcare", _("Healthcare")
-    MINING = "mining", _("Mining and resources")
-    AGRICULTURE = "agriculture", _("Agriculture")
-    OTHER = "other", _("Other")
-
-
-class IndustryPosition(models.TextChoices):
-    LEADER = "leader", _("Industry leader")
-    MAJOR = "major", _("Major player")
-    AVERAGE = "average", _("Average")
-    MARGINAL = "marginal", _("Marginal")
-
-
-class CreditRating(models.TextChoices):
-    AAA = "AAA", "AAA"
-    AA = "AA", "AA"
-    A = "A", "A"
-    BBB = "BBB", "BBB"
-    BB = "BB", "BB"
-    B = "B", "B"
-    CCC = "CCC", "CCC"
-    CC = "CC", "CC"
-    C = "C", "C"
-    D = "D", "D"
-
-
-class Tier(models.TextChoices):
-    AA = "AA", _("Tier AA")
-    A = "A", _("Tier A")
-    B = "B", _("Tier B")
-    UNRATED = "unrated", _("Unrated")
-
-
-class CustomerStatus(models.TextChoices):
-    PROSPECT = "prospect", _("Prospect")
-    ACTIVE = "active", _("Active")
-    DORMANT = "dormant", _("Dormant")
-    CLOSED = "closed", _("Closed")
 
 
 class CustomerQuerySet(models.QuerySet):
@@ -76,6 +36,32 @@ class CustomerQuerySet(models.QuerySet):
         if not text:
             return self
         return self.filter(Q(name__icontains=text) | Q(credit_code__istartswith=text.replace(" ", "")))
+
+
+GRADING_FIELDS = [
+    "bureau_rating",
+    "has_litigation",
+    "overdue_count",
+    "debt_ratio",
+    "current_ratio",
+    "project_amount",
+    "cooperation_since",
+    "credit_report_date",
+    "statement_date",
+    "funding_need_date",
+    "tier",
+    "computed_tier",
+    "previous_tier",
+    "score",
+    "breakdown",
+    "scorecard",
+    "graded_at",
+    "override_tier",
+    "override_expires_at",
+    "credit_limit",
+    "last_review_date",
+    "next_review_date",
+]
 
 
 class Customer(models.Model):
@@ -102,9 +88,7 @@ class Customer(models.Model):
         decimal_places=2,
         validators=[MinValueValidator(0, message=_("Registered capital cannot be negative."))],
     )
-    industry_position = models.CharField(
-        _("industry position"), max_length=20, choices=IndustryPosition.choices
-    )
+    industry_position = models.CharField(_("industry position"), max_length=20, choices=IndustryPosition.choices)
     credit_rating = models.CharField(
         _("external credit rating"),
         max_length=3,
@@ -118,19 +102,44 @@ class Customer(models.Model):
         on_delete=models.PROTECT,
         related_name="customers",
     )
-    team = models.ForeignKey(
-        "crm.Team", verbose_name=_("team"), on_delete=models.PROTECT, related_name="customers"
-    )
+    team = models.ForeignKey("crm.Team", verbose_name=_("team"), on_delete=models.PROTECT, related_name="customers")
     status = models.CharField(
         _("status"), max_length=20, choices=CustomerStatus.choices, default=CustomerStatus.PROSPECT
     )
-    # Written by grading only (never by a customer form).
+    # --- Grading inputs: the latest value of each data source, kept current by the intake
+    # services so that the whole portfolio can be graded by one statement per batch.
+    bureau_rating = models.CharField(_("credit bureau rating"), max_length=3, choices=CreditRating.choices, blank=True)
+    has_litigation = models.BooleanField(_("pending litigation"), null=True)
+    overdue_count = models.PositiveIntegerField(_("overdue payments"), null=True)
+    debt_ratio = models.DecimalField(_("debt ratio"), max_digits=9, decimal_places=4, null=True)
+    current_ratio = models.DecimalField(_("current ratio"), max_digits=9, decimal_places=4, null=True)
+    project_amount = models.DecimalField(_("project amount (CNY)"), max_digits=18, decimal_places=2, null=True)
+    cooperation_since = models.DateField(_("cooperating since"), null=True)
+    credit_report_date = models.DateField(_("latest credit report"), null=True)
+    statement_date = models.DateField(_("latest financial statement"), null=True)
+    funding_need_date = models.DateField(_("latest funding need"), null=True)
+
+    # --- Grading outputs: written only by customers.regrade (never by a form).
     tier = models.CharField(_("tier"), max_length=10, choices=Tier.choices, default=Tier.UNRATED)
+    computed_tier = models.CharField(_("computed tier"), max_length=10, choices=Tier.choices, default=Tier.UNRATED)
+    previous_tier = models.CharField(_("previous tier"), max_length=10, choices=Tier.choices, blank=True)
     score = models.DecimalField(_("score"), max_digits=6, decimal_places=2, null=True, blank=True)
+    breakdown = models.JSONField(_("points per criterion"), null=True, blank=True)
+    scorecard = models.ForeignKey(
+        "customers.Scorecard", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    graded_at = models.DateTimeField(_("graded at"), null=True, blank=True)
+    override_tier = models.CharField(_("override tier"), max_length=10, choices=Tier.choices, blank=True)
+    override_expires_at = models.DateTimeField(_("override expires"), null=True, blank=True)
+    credit_limit = models.DecimalField(_("credit limit (CNY)"), max_digits=18, decimal_places=2, null=True)
+    last_review_date = models.DateField(_("last reviewed"), default=timezone.localdate)
+    next_review_date = models.DateField(_("next review"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["updated_at"])
+    # History records what people changed; grading inputs and outputs have their own records
+    # (data-source rows and Grade rows) and are written in bulk, so they are left out here.
+    history = HistoricalRecords(excluded_fields=["updated_at", *GRADING_FIELDS])
     objects = CustomerQuerySet.as_manager()
 
     class Meta:
@@ -138,15 +147,14 @@ class Customer(models.Model):
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         constraints = [
-            models.CheckConstraint(
-                condition=Q(registered_capital__gte=0), name="customer_capital_not_negative"
-            ),
+            models.CheckConstraint(condition=Q(registered_capital__gte=0), name="customer_capital_not_negative"),
             models.CheckConstraint(condition=Q(tier__in=Tier.values), name="customer_tier_valid"),
         ]
         indexes = [
             models.Index(fields=["owner", "name"]),
             models.Index(fields=["team", "name"]),
             models.Index(fields=["tier"]),
+            models.Index(fields=["next_review_date"]),
         ]
 
     def __str__(self) -> str:
@@ -170,21 +178,11 @@ class Contact(models.Model):
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         constraints = [
-            models.UniqueConstraint(
-                fields=["customer"], condition=Q(is_primary=True), name="one_primary_contact"
-            )
+            models.UniqueConstraint(fields=["customer"], condition=Q(is_primary=True), name="one_primary_contact")
         ]
 
     def __str__(self) -> str:
         return self.name
-
-
-class ActivityKind(models.TextChoices):
-    NOTE = "note", _("Note")
-    CALL = "call", _("Call")
-    MEETING = "meeting", _("Meeting")
-    VISIT = "visit", _("Site visit")
-    EMAIL = "email", _("E-mail")
 
 
 class Activity(models.Model):

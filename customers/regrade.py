@@ -1,0 +1,301 @@
+"""Set-based grading: the scorecard compiled to SQL.
+
+The whole portfolio is re-graded in id-range batches; each batch is one ``UPDATE … FROM
+(SELECT …)`` that computes every customer's points, score, tier, effective tier (overrides),
+credit limit and next review date in the database and writes only the rows where one of them
+changed, followed by one ``INSERT … SELECT`` that appends the grade history of exactly those
+rows. No customer row travels to Python, so memory stays flat whatever the portfolio size.
+
+customers.grading.grade() is the same method in Python; tests hold the two to the same answers.
+Runs on PostgreSQL and SQLite (3.35+: UPDATE … FROM, RETURNING); the few differences are in
+``Dialect``.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from customers.choices import Tier
+from customers.grading import ATTRIBUTES, CATEGORICAL, GradeResult, ScorecardSpec, grade
+from customers.models import Customer, Grade, Scorecard, ScorecardStatus, TierPolicy
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 20_000
+TABLE = Customer._meta.db_table
+GRADE_TABLE = Grade._meta.db_table
+
+
+class Dialect:
+    def __init__(self, vendor: str):
+        if vendor not in ("postgresql", "sqlite"):
+            raise NotImplementedError(f"set-based grading does not support {vendor}")
+        self.pg = vendor == "postgresql"
+
+    def distinct(self, a: str, b: str) -> str:
+        return f"{a} IS DISTINCT FROM {b}" if self.pg else f"{a} IS NOT {b}"
+
+    def json_distinct(self, a: str, b: str) -> str:
+        # jsonb compares by value; SQLite stores text, so compare the minified form.
+        return f"{a} IS DISTINCT FROM {b}" if self.pg else f"json({a}) IS NOT json({b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})" if self.pg else f"MIN({a}, {b})"
+
+    def json_object(self, pairs: list[tuple[str, str]]) -> str:
+        inner = ", ".join(f"'{key}', {value}" for key, value in pairs)
+        return f"jsonb_build_object({inner})" if self.pg else f"json_object({inner})"
+
+    def add_days(self, date_sql: str, days_sql: str) -> str:
+        if self.pg:
+            return f"({date_sql} + CAST({days_sql} AS integer))"
+        return f"date({date_sql}, '+' || {days_sql} || ' days')"
+
+    def whole_years_since(self, date_sql: str, today_sql: str) -> str:
+        # Whole years, never negative; 365.25 days a year on both databases. (Explicit NULL
+        # test: PostgreSQL's GREATEST ignores NULL and would turn "no record" into 0 years.)
+        if self.pg:
+            years = f"GREATEST(0, FLOOR((CAST({today_sql} AS date) - {date_sql}) / 365.25))"
+        else:
+            years = f"MAX(0, CAST((julianday({today_sql}) - julianday({date_sql})) / 365.25 AS INTEGER))"
+        return f"(CASE WHEN {date_sql} IS NULL THEN NULL ELSE {years} END)"
+
+
+def whole_years_since(since: date | None, today: date) -> int | None:
+    """The Python twin of Dialect.whole_years_since."""
+    if since is None:
+        return None
+    return max(0, int(Decimal((today - since).days) / Decimal("365.25")))
+
+
+class Params(dict):
+    """Named query parameters; ``add`` stores a value and returns its placeholder, so the SQL
+    can be assembled in any order."""
+
+    def add(self, value) -> str:
+        ops = connection.ops
+        if isinstance(value, datetime):
+            value = ops.adapt_datetimefield_value(value)
+        elif isinstance(value, date):
+            value = ops.adapt_datefield_value(value)
+        elif isinstance(value, Decimal):
+            value = ops.adapt_decimalfield_value(value)
+        name = f"p{len(self)}"
+        self[name] = value
+        return f"%({name})s"
+
+    def number(self, value) -> str:
+        # Typed, so SQLite compares numbers with numbers even against computed expressions.
+        return f"CAST({self.add(value)} AS NUMERIC)"
+
+
+def attribute_sql(name: str, d: Dialect, p: Params, today: date, alias: str) -> str:
+    column = f"{alias}.{ATTRIBUTES[name].column}"
+    if name == "has_litigation":
+        return f"CASE WHEN {column} THEN 'yes' WHEN NOT {column} THEN 'no' END"
+    if name == "cooperation_years":
+        return d.whole_years_since(f"{alias}.cooperation_since", p.add(today))
+    if ATTRIBUTES[name].kind == CATEGORICAL:
+        return f"NULLIF({column}, '')"
+    return column
+
+
+def customer_inputs(customer: Customer, today: date) -> dict:
+    """The attribute values grading reads from a customer row (the Python path)."""
+    values = {name: getattr(customer, a.column, None) for name, a in ATTRIBUTES.items() if name != "cooperation_years"}
+    values["cooperation_years"] = whole_years_since(customer.cooperation_since, today)
+    return values
+
+
+def points_sql(criterion, d: Dialect, p: Params, today: date, alias: str) -> str:
+    value = attribute_sql(criterion.attribute, d, p, today, alias)
+    if ATTRIBUTES[criterion.attribute].kind == CATEGORICAL:
+        whens = " ".join(f"WHEN {p.add(b.category)} THEN {int(b.points)}" for b in criterion.bands)
+        return f"(CASE {value} {whens} END)"
+    whens = []
+    for band in criterion.bands:
+        conditions = [f"{value} IS NOT NULL"]
+        if band.lower is not None:
+            conditions.append(f"{value} >= {p.number(band.lower)}")
+        if band.upper is not None:
+            conditions.append(f"{value} < {p.number(band.upper)}")
+        whens.append(f"WHEN {' AND '.join(conditions)} THEN {int(band.points)}")
+    return f"(CASE {' '.join(whens)} END)"
+
+
+def graded_rows_sql(spec: ScorecardSpec, d: Dialect, p: Params, *, now: datetime, where: str) -> str:
+    """A SELECT of the new grade of every customer matching ``where`` (alias c1): id, old_tier,
+    old_credit_limit, computed_tier, tier (overrides applied), score, breakdown, override_tier,
+    override_expires_at. Shared by the re-grade UPDATE and the publish preview."""
+    today = timezone.localdate(now)
+    points = ", ".join(f"{points_sql(c, d, p, today, 'c1')} AS p{i}" for i, c in enumerate(spec.criteria))
+    wsum = " + ".join(f"{c.weight} * g1.p{i}" for i, c in enumerate(spec.criteria))
+    breakdown = d.json_object([(c.attribute, f"g1.p{i}") for i, c in enumerate(spec.criteria)])
+    aa, a = int(spec.cutoff_aa * 100), int(spec.cutoff_a * 100)
+    live = f"(g2.override_tier <> '' AND g2.override_expires_at > {p.add(now)})"
+    # Identifiers come from the attribute registry and numbers are ints; every value is a parameter.
+    return f"""
+        SELECT n.*, CASE WHEN n.override_tier <> '' THEN n.override_tier ELSE n.computed_tier END AS tier
+        FROM (
+            SELECT g2.id, g2.old_tier, g2.old_credit_limit, g2.breakdown,
+                   CASE WHEN g2.wsum IS NULL THEN '{Tier.UNRATED}' WHEN g2.wsum >= {aa} THEN '{Tier.AA}'
+                        WHEN g2.wsum >= {a} THEN '{Tier.A}' ELSE '{Tier.B}' END AS computed_tier,
+                   CASE WHEN g2.wsum IS NULL THEN NULL ELSE ROUND(g2.wsum / 100.0, 2) END AS score,
+                   CASE WHEN {live} THEN g2.override_tier ELSE '' END AS override_tier,
+                   CASE WHEN {live} THEN g2.override_expires_at END AS override_expires_at
+            FROM (
+                SELECT g1.id, g1.old_tier, g1.old_credit_limit, g1.override_tier, g1.override_expires_at,
+                       {wsum} AS wsum, {breakdown} AS breakdown
+                FROM (
+                    SELECT c1.id, c1.tier AS old_tier, c1.credit_limit AS old_credit_limit,
+                           c1.override_tier, c1.override_expires_at, {points}
+                    FROM {TABLE} c1 WHERE {where}
+                ) g1
+            ) g2
+        ) n
+    """
+
+
+@dataclass
+class RegradeResult:
+    customers: int = 0  # rows looked at
+    written: int = 0  # customer rows rewritten (grade, terms or lapsed override)
+    grades: int = 0  # grade history rows appended
+
+    def __iadd__(self, other: "RegradeResult") -> "RegradeResult":
+        self.customers += other.customers
+        self.written += other.written
+        self.grades += other.grades
+        return self
+
+
+def _policy_case(policies: dict, field: str, p: Params) -> str:
+    whens = " ".join(
+        f"WHEN '{tier}' THEN {p.number(getattr(policy, field))}" for tier, policy in sorted(policies.items())
+    )
+    return f"(CASE e.tier {whens} END)"
+
+
+def regrade_range(
+    *, scorecard_id: int, spec: ScorecardSpec, policies: dict, lo: int, hi: int, reason: str, now: datetime
+) -> RegradeResult:
+    """Re-grade the customers with lo <= id < hi: one UPDATE and one INSERT."""
+    d = Dialect(connection.vendor)
+    p = Params()
+    rows = graded_rows_sql(spec, d, p, now=now, where=f"c1.id >= {p.add(lo)} AND c1.id < {p.add(hi)}")
+    card = p.add(scorecard_id)
+    stamp = p.add(now)
+    limit = d.least(
+        f"c.registered_capital * {_policy_case(policies, 'capital_multiple', p)}",
+        _policy_case(policies, "limit_cap", p),
+    )
+    review = d.add_days("c.last_review_date", _policy_case(policies, "review_interval_days", p))
+    grade_changed = (
+        "("
+        + " OR ".join(
+            [
+                d.distinct("c.tier", "e.tier"),
+                d.distinct("c.computed_tier", "e.computed_tier"),
+                d.distinct("c.score", "e.score"),
+                d.json_distinct("c.breakdown", "e.breakdown"),
+                d.distinct("c.scorecard_id", card),
+            ]
+        )
+        + ")"
+    )
+    anything_changed = " OR ".join(
+        [
+            grade_changed,
+            d.distinct("c.override_tier", "e.override_tier"),
+            d.distinct("c.override_expires_at", "e.override_expires_at"),
+            d.distinct("c.credit_limit", limit),
+            d.distinct("c.next_review_date", review),
+        ]
+    )
+    update = f"""
+        UPDATE {TABLE} AS c SET
+            previous_tier = CASE WHEN {grade_changed} THEN c.tier ELSE c.previous_tier END,
+            graded_at = CASE WHEN {grade_changed} THEN {stamp} ELSE c.graded_at END,
+            tier = e.tier,
+            computed_tier = e.computed_tier,
+            score = e.score,
+            breakdown = e.breakdown,
+            scorecard_id = {card},
+            override_tier = e.override_tier,
+            override_expires_at = e.override_expires_at,
+            credit_limit = {limit},
+            next_review_date = {review}
+        FROM ({rows}) e
+        WHERE c.id = e.id AND ({anything_changed})
+    """
+    history = f"""
+        INSERT INTO {GRADE_TABLE}
+            (customer_id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, reason, created_at)
+        SELECT id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, %(reason)s, graded_at
+        FROM {TABLE} WHERE id >= %(lo)s AND id < %(hi)s AND graded_at = %(stamp)s
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(update, p)
+        written = cursor.rowcount
+        grades = 0
+        if written:
+            cursor.execute(
+                history,
+                {"reason": reason, "lo": lo, "hi": hi, "stamp": connection.ops.adapt_datetimefield_value(now)},
+            )
+            grades = cursor.rowcount
+    return RegradeResult(written=written, grades=grades)
+
+
+def active_scorecard() -> Scorecard | None:
+    return Scorecard.objects.filter(status=ScorecardStatus.ACTIVE).first()
+
+
+def regrade(
+    *, reason: str, ids: list[int] | None = None, scorecard: Scorecard | None = None, batch_size: int = BATCH_SIZE
+) -> RegradeResult:
+    """Re-grade some customers (``ids``) or the whole portfolio with the active scorecard.
+
+    Idempotent: a second run with nothing changed writes nothing. Each batch commits on its
+    own, so an interrupted run leaves whole batches done and the next run finishes the rest.
+    Two runs at once are safe: a row one of them rewrote no longer differs for the other."""
+    scorecard = scorecard or active_scorecard()
+    if scorecard is None:
+        log.warning("no active scorecard: nothing graded")
+        return RegradeResult()
+    spec = scorecard.spec()
+    policies = {p.tier: p for p in TierPolicy.objects.all()}
+    now = timezone.now()
+    total = RegradeResult()
+    if ids is not None:
+        for pk in sorted(set(ids)):
+            total += regrade_range(
+                scorecard_id=scorecard.pk, spec=spec, policies=policies, lo=pk, hi=pk + 1, reason=reason, now=now
+            )
+        total.customers = len(set(ids))
+        return total
+    bounds = Customer.objects.aggregate(lo=models.Min("id"), hi=models.Max("id"))
+    if bounds["lo"] is None:
+        return total
+    for lo in range(bounds["lo"], bounds["hi"] + 1, batch_size):
+        total += regrade_range(
+            scorecard_id=scorecard.pk,
+            spec=spec,
+            policies=policies,
+            lo=lo,
+            hi=min(lo + batch_size, bounds["hi"] + 1),
+            reason=reason,
+            now=now,
+        )
+    total.customers = Customer.objects.count()
+    log.info("re-graded %d customers: %d rows written, %d grades", total.customers, total.written, total.grades)
+    return total
+
+
+def grade_customer_in_python(customer: Customer, spec: ScorecardSpec, now: datetime | None = None) -> GradeResult:
+    """The pure path for one customer (explanations on the customer page, tests)."""
+    return grade(customer_inputs(customer, timezone.localdate(now)), spec)
