@@ -28,7 +28,7 @@ def numeric(attribute: str, weight: int, *edges_and_points) -> CriterionSpec:
     lowers = [None, *edges]
     uppers = [*edges, None]
     return CriterionSpec(
-        attribute, weight, tuple(BandSpec(points=p, lower=lo, upper=hi) for p, lo, hi in zip(points, lowers, uppers))
+        attribute, weight, tuple(BandSpec(points=p, lower=lo, upper=hi) for p, lo, hi in zip(points, lowers, uppers, strict=True))
     )
 
 

@@ -45,7 +45,7 @@ def numeric_criterion(draw, attribute):
 def scorecards(draw):
     names = draw(st.lists(st.sampled_from(sorted(ATTRIBUTES)), min_size=1, max_size=5, unique=True))
     cuts = sorted(draw(st.lists(st.integers(1, 9999), min_size=len(names) - 1, max_size=len(names) - 1)))
-    weights = [b - a for a, b in zip([0, *cuts], [*cuts, 10000])]
+    weights = [b - a for a, b in zip([0, *cuts], [*cuts, 10000], strict=True)]
     # weights must be positive integers adding to 100: rescale from the 10000 split
     weights = [max(1, w // 100) for w in weights]
     weights[-1] += 100 - sum(weights)
@@ -53,7 +53,7 @@ def scorecards(draw):
         weights = [100 // len(names)] * len(names)
         weights[-1] += 100 - sum(weights)
     criteria = []
-    for name, weight in zip(names, weights):
+    for name, weight in zip(names, weights, strict=True):
         if ATTRIBUTES[name].kind == CATEGORICAL:
             bands = [BandSpec(points=draw(st.integers(0, 100)), category=v) for v, _ in ATTRIBUTES[name].categories]
         else:
@@ -64,7 +64,7 @@ def scorecards(draw):
     for c in criteria:
         sums = {s + c.weight * b.points for s in sums for b in c.bands}
     assume(len(sums) >= 3)
-    low, a, aa = sorted(draw(st.lists(st.sampled_from(sorted(sums)), min_size=3, max_size=3, unique=True)))
+    _low, a, aa = sorted(draw(st.lists(st.sampled_from(sorted(sums)), min_size=3, max_size=3, unique=True)))
     return ScorecardSpec(tuple(criteria), cutoff_aa=Decimal(aa) / 100, cutoff_a=Decimal(a) / 100)
 
 
