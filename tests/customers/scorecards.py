@@ -27,9 +27,8 @@ def numeric(attribute: str, weight: int, *edges_and_points) -> CriterionSpec:
     edges = [Decimal(e) for e in edges_and_points[1::2]]
     lowers = [None, *edges]
     uppers = [*edges, None]
-    return CriterionSpec(
-        attribute, weight, tuple(BandSpec(points=p, lower=lo, upper=hi) for p, lo, hi in zip(points, lowers, uppers, strict=True))
-    )
+    bands = zip(points, lowers, uppers, strict=True)
+    return CriterionSpec(attribute, weight, tuple(BandSpec(points=p, lower=lo, upper=hi) for p, lo, hi in bands))
 
 
 def categorical(attribute: str, weight: int, mapping: dict[str, int]) -> CriterionSpec:

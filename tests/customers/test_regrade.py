@@ -38,7 +38,7 @@ def numeric_criterion(draw, attribute):
     edges = sorted(draw(st.sets(decimals(places, top), min_size=1, max_size=4)))
     points = draw(st.lists(st.integers(0, 100), min_size=len(edges) + 1, max_size=len(edges) + 1))
     lowers, uppers = [None, *edges], [*edges, None]
-    return [BandSpec(points=p, lower=lo, upper=hi) for p, lo, hi in zip(points, lowers, uppers)]
+    return [BandSpec(points=p, lower=lo, upper=hi) for p, lo, hi in zip(points, lowers, uppers, strict=True)]
 
 
 @st.composite
