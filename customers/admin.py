@@ -30,3 +30,4 @@ class CustomerAdmin(SimpleHistoryAdmin):
     readonly_fields = ["code", "tier", "score", "created_at", "updated_at"]
     inlines = [ContactInline, ActivityInline]
     show_full_result_count = False
+from customers import admin_scoring  # noqa: E402,F401 - registers scorecard admin

@@ -180,13 +180,26 @@ def _policy_case(policies: dict, field: str, p: Params) -> str:
     return f"(CASE e.tier {whens} END)"
 
 
-def regrade_range(
-    *, scorecard_id: int, spec: ScorecardSpec, policies: dict, lo: int, hi: int, reason: str, now: datetime
+def regrade_batch(
+    *,
+    scorecard_id: int,
+    spec: ScorecardSpec,
+    policies: dict,
+    reason: str,
+    now: datetime,
+    lo: int | None = None,
+    hi: int | None = None,
+    ids: list[int] | None = None,
 ) -> RegradeResult:
-    """Re-grade the customers with lo <= id < hi: one UPDATE and one INSERT."""
+    """Re-grade one batch — the customers with lo <= id < hi, or the given ids — with one UPDATE
+    and one INSERT in one transaction."""
     d = Dialect(connection.vendor)
     p = Params()
-    rows = graded_rows_sql(spec, d, p, now=now, where=f"c1.id >= {p.add(lo)} AND c1.id < {p.add(hi)}")
+    if ids is not None:
+        selection = "id IN (" + ", ".join(p.add(pk) for pk in ids) + ")"
+    else:
+        selection = f"id >= {p.add(lo)} AND id < {p.add(hi)}"
+    rows = graded_rows_sql(spec, d, p, now=now, where=f"c1.{selection}")
     card = p.add(scorecard_id)
     stamp = p.add(now)
     limit = d.least(
@@ -236,17 +249,14 @@ def regrade_range(
         INSERT INTO {GRADE_TABLE}
             (customer_id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, reason, created_at)
         SELECT id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, %(reason)s, graded_at
-        FROM {TABLE} WHERE id >= %(lo)s AND id < %(hi)s AND graded_at = %(stamp)s
+        FROM {TABLE} WHERE {selection} AND graded_at = {stamp}
     """
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(update, p)
         written = cursor.rowcount
         grades = 0
         if written:
-            cursor.execute(
-                history,
-                {"reason": reason, "lo": lo, "hi": hi, "stamp": connection.ops.adapt_datetimefield_value(now)},
-            )
+            cursor.execute(history, {**p, "reason": reason})
             grades = cursor.rowcount
     return RegradeResult(written=written, grades=grades)
 
@@ -272,17 +282,23 @@ def regrade(
     now = timezone.now()
     total = RegradeResult()
     if ids is not None:
-        for pk in sorted(set(ids)):
-            total += regrade_range(
-                scorecard_id=scorecard.pk, spec=spec, policies=policies, lo=pk, hi=pk + 1, reason=reason, now=now
+        ids = sorted(set(ids))
+        for start in range(0, len(ids), 1000):
+            total += regrade_batch(
+                scorecard_id=scorecard.pk,
+                spec=spec,
+                policies=policies,
+                ids=ids[start : start + 1000],
+                reason=reason,
+                now=now,
             )
-        total.customers = len(set(ids))
+        total.customers = len(ids)
         return total
     bounds = Customer.objects.aggregate(lo=models.Min("id"), hi=models.Max("id"))
     if bounds["lo"] is None:
         return total
     for lo in range(bounds["lo"], bounds["hi"] + 1, batch_size):
-        total += regrade_range(
+        total += regrade_batch(
             scorecard_id=scorecard.pk,
             spec=spec,
             policies=policies,
