@@ -12,7 +12,7 @@ from customers.models import Customer
 from tests.conftest import broker_at, free_port, silent_server
 from tests.customers.test_views import form_data
 
-pytestmark = pytest.mark.django_db(transaction=True)  # on_commit must really fire
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # on_commit must really fire
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from tests.customers.test_views import form_data
 
-pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def wait_for(condition, seconds=15):

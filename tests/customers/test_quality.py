@@ -11,7 +11,7 @@ TODAY = date(2026, 6, 1)
 
 
 @pytest.fixture
-def context():
+def quality_args():
     return {
         "spec": active_scorecard().spec(),
         "policies": {p.tier: p for p in TierPolicy.objects.all()},
@@ -19,8 +19,8 @@ def context():
     }
 
 
-def test_a_new_customer_misses_every_sourced_input(customer, context):
-    quality = customer_quality(customer, **context)
+def test_a_new_customer_misses_every_sourced_input(customer, quality_args):
+    quality = customer_quality(customer, **quality_args)
     assert set(quality.missing) == {
         "bureau_rating",
         "has_litigation",
@@ -31,10 +31,10 @@ def test_a_new_customer_misses_every_sourced_input(customer, context):
         "cooperation_years",
     }
     assert not quality.complete
-    assert list(needing_attention(Customer.objects.all(), **context)) == [customer]
+    assert list(needing_attention(Customer.objects.all(), **quality_args)) == [customer]
 
 
-def test_complete_and_fresh_is_ok_and_old_report_is_stale(customer, context):
+def test_complete_and_fresh_is_ok_and_old_report_is_stale(customer, quality_args):
     Customer.objects.filter(pk=customer.pk).update(
         bureau_rating="AA",
         has_litigation=False,
@@ -49,13 +49,13 @@ def test_complete_and_fresh_is_ok_and_old_report_is_stale(customer, context):
         tier="A",
     )
     customer.refresh_from_db()
-    assert customer_quality(customer, **context).ok
-    assert not needing_attention(Customer.objects.all(), **context).exists()
+    assert customer_quality(customer, **quality_args).ok
+    assert not needing_attention(Customer.objects.all(), **quality_args).exists()
 
     max_age = TierPolicy.objects.get(tier="A").max_data_age_days
     Customer.objects.filter(pk=customer.pk).update(credit_report_date=TODAY - timedelta(days=max_age + 1))
     customer.refresh_from_db()
-    quality = customer_quality(customer, **context)
+    quality = customer_quality(customer, **quality_args)
     assert quality.complete and not quality.ok
     assert [s.column for s in quality.stale] == ["credit_report_date"]
-    assert list(needing_attention(Customer.objects.all(), **context)) == [customer]
+    assert list(needing_attention(Customer.objects.all(), **quality_args)) == [customer]

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 from crm.roles import Role
 from tests.factories import PASSWORD, CustomerFactory, TeamFactory, credit_code, make_user
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
