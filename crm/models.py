@@ -47,3 +47,21 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
+
+
+class JobLock(models.Model):
+    """One row per periodic job. Taking the lock is a compare-and-set UPDATE whose row count
+    decides the winner, so a second beat or an overlapping run skips instead of doubling up."""
+
+    name = models.CharField(max_length=100, unique=True)
+    holder = models.CharField(max_length=100, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    last_finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("job lock")
+        verbose_name_plural = _("job locks")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,1 +1,199 @@
-"""Django admin for scorecards, tier policies and grades (imported by customers/admin.py)."""
+"""Django admin for scorecards, tier policies and grades (imported by customers/admin.py).
+
+Drafts are edited freely; active and retired versions are read-only so every grade stays
+explainable. Publishing goes through a preview page that shows the tier migration matrix on
+the live portfolio before anything is saved."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from crm.queue import enqueue
+from customers import tasks
+from customers.exceptions import NotAllowed, ScorecardInvalid
+from customers.grading import validate
+from customers.models import Band, Criterion, Grade, GradeReason, Scorecard, TierOverride, TierPolicy
+from customers.scoring_services import TIER_ORDER, scorecard_copy, scorecard_impact, scorecard_publish
+
+
+class FrozenUnlessDraft:
+    """Inline/admin mixin: nothing of an active or retired scorecard can be changed."""
+
+    def _draft(self, obj) -> bool:
+        card = obj if isinstance(obj, Scorecard) else getattr(obj, "scorecard", None)
+        return card is None or card.is_editable
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._draft(obj)
+
+    def has_add_permission(self, request, *obj):  # inlines get the parent object, admins nothing
+        return super().has_add_permission(request, *obj) and self._draft(obj[0] if obj else None)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._draft(obj)
+
+
+class CriterionInline(FrozenUnlessDraft, admin.TabularInline):
+    model = Criterion
+    extra = 0
+    fields = ["order", "group", "attribute", "weight", "bands_summary"]
+    readonly_fields = ["bands_summary"]
+    show_change_link = True
+
+    @admin.display(description=_("bands"))
+    def bands_summary(self, obj):
+        return ", ".join(str(b) for b in obj.bands.all()) if obj.pk else "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("bands")
+
+
+@admin.register(Scorecard)
+class ScorecardAdmin(FrozenUnlessDraft, admin.ModelAdmin):
+    list_display = ["version", "name", "status", "cutoff_aa", "cutoff_a", "published_at", "published_by"]
+    list_filter = ["status"]
+    readonly_fields = ["status", "published_at", "published_by", "publish_link"]
+    fields = [
+        "version",
+        "name",
+        "cutoff_aa",
+        "cutoff_a",
+        "notes",
+        "status",
+        "published_at",
+        "published_by",
+        "publish_link",
+    ]
+    inlines = [CriterionInline]
+    actions = ["copy_as_draft"]
+
+    @admin.display(description=_("publish"))
+    def publish_link(self, obj):
+        if obj.pk and obj.is_editable:
+            url = reverse("admin:customers_scorecard_publish", args=[obj.pk])
+            return format_html('<a class="button" href="{}">{}</a>', url, _("Preview and publish…"))
+        return "—"
+
+    @admin.action(description=_("Copy as a new draft"))
+    def copy_as_draft(self, request, queryset):
+        for card in queryset:
+            draft = scorecard_copy(scorecard=card, by=request.user)
+            self.message_user(request, _("Draft v%(v)d created.") % {"v": draft.version}, messages.SUCCESS)
+
+    def get_urls(self):
+        publish = self.admin_site.admin_view(self.publish_view)
+        return [path("<int:pk>/publish/", publish, name="customers_scorecard_publish"), *super().get_urls()]
+
+    @staticmethod
+    def _allowed(request) -> bool:
+        return request.user.has_perm("customers.change_scorecard")
+
+    def publish_view(self, request, pk):
+        return publish_view(self, request, pk)
+
+
+def publish_view(model_admin: ScorecardAdmin, request, pk):
+    if not model_admin._allowed(request):
+        raise PermissionDenied
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
+    card = get_object_or_404(Scorecard, pk=pk)
+    change_url = reverse("admin:customers_scorecard_change", args=[card.pk])
+    if not card.is_editable:
+        messages.error(request, _("Only a draft can be published."))
+        return redirect(change_url)
+    if request.method == "POST":
+        try:
+            scorecard_publish(scorecard=card, by=request.user)
+        except ScorecardInvalid as exc:
+            for error in exc.errors:
+                messages.error(request, error)
+            return redirect(request.path)
+        except NotAllowed:
+            messages.error(request, _("Only a draft can be published."))
+            return redirect(change_url)
+        messages.success(
+            request,
+            _("Scorecard v%(v)d is now active. The portfolio is being re-graded in the background.")
+            % {"v": card.version},
+        )
+        return redirect(change_url)
+    errors = validate(card.spec())
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": Scorecard._meta,
+        "title": _("Publish scorecard v%(v)d") % {"v": card.version},
+        "scorecard": card,
+        "errors": errors,
+        "impact": None if errors else scorecard_impact(scorecard=card),
+        "tiers": TIER_ORDER,
+        "change_url": change_url,
+    }
+    return TemplateResponse(request, "admin/customers/scorecard/publish.html", context)
+
+
+class BandInline(FrozenUnlessDraft, admin.TabularInline):
+    model = Band
+    extra = 1
+    fields = ["lower", "upper", "category", "points"]
+
+
+@admin.register(Criterion)
+class CriterionAdmin(FrozenUnlessDraft, admin.ModelAdmin):
+    list_display = ["scorecard", "group", "attribute", "weight", "order"]
+    list_filter = ["scorecard", "group"]
+    list_select_related = ["scorecard"]
+    inlines = [BandInline]
+
+
+@admin.register(TierPolicy)
+class TierPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "tier",
+        "spread_bps",
+        "collateral_coverage",
+        "capital_multiple",
+        "limit_cap",
+        "review_interval_days",
+        "monitoring_interval_days",
+        "max_data_age_days",
+    ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Limits and review dates follow the policy: apply the change to the portfolio.
+        enqueue(tasks.portfolio_regrade, reason=GradeReason.SCHEDULED)
+        self.message_user(request, _("Credit limits and review dates are being updated in the background."))
+
+
+@admin.register(Grade)
+class GradeAdmin(admin.ModelAdmin):
+    list_display = ["customer", "tier", "computed_tier", "previous_tier", "score", "reason", "scorecard", "created_at"]
+    list_filter = ["reason", "tier"]
+    list_select_related = ["customer", "scorecard"]
+    search_fields = ["customer__name", "customer__credit_code"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # append-only history
+
+
+@admin.register(TierOverride)
+class TierOverrideAdmin(admin.ModelAdmin):
+    list_display = ["customer", "tier", "expires_at", "created_by", "created_at"]
+    list_select_related = ["customer", "created_by"]
+    search_fields = ["customer__name"]
+
+    def has_add_permission(self, request):
+        return False  # overrides are made on the customer page, where they take effect
+
+    def has_change_permission(self, request, obj=None):
+        return False

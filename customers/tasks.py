@@ -1,6 +1,8 @@
 """Celery tasks: thin wrappers that take ids and call plain functions."""
 
 import logging
+from dataclasses import asdict
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -9,9 +11,11 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from crm.locks import job_lock
 from crm.models import User
 from crm.roles import Role
-from customers.models import Customer
+from customers.models import Customer, GradeReason
+from customers.regrade import regrade
 
 log = logging.getLogger(__name__)
 
@@ -40,3 +44,17 @@ def customer_created_notify(customer_id: int, created_by_id: int) -> int:
         sent += send_mail(subject, body, None, [manager.email])
     log.info("customer %s created: notified %d manager(s)", customer_id, sent)
     return sent
+
+
+@shared_task(time_limit=55 * 60, soft_time_limit=50 * 60)
+def portfolio_regrade(reason: str = GradeReason.SCHEDULED) -> dict:
+    """Re-grade the whole portfolio (beat: nightly; also after a scorecard is published).
+
+    One run at a time: an overlapping run, or a second beat, finds the lock taken and skips.
+    Idempotent: a run with nothing changed writes nothing."""
+    with job_lock("portfolio_regrade", ttl=timedelta(hours=1)) as mine:
+        if not mine:
+            log.info("portfolio re-grade already running; skipped")
+            return {"skipped": True}
+        result = regrade(reason=reason)
+    return {"skipped": False, **asdict(result)}

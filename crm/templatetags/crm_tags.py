@@ -35,3 +35,8 @@ def tier_badge(tier: str):
     return format_html(
         '<span class="badge tier-badge {}" data-tier="{}">{}</span>', _TIER_CLASS.get(tier, ""), tier, label
     )
+
+
+@register.simple_tag
+def tier_label(tier: str) -> str:
+    return str(Tier(tier).label) if tier in Tier.values else tier

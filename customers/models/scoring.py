@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -78,7 +78,10 @@ class Scorecard(models.Model):
         """The pure description grading works with (two queries)."""
         criteria = list(self.criteria.order_by("order", "id"))
         bands: dict[int, list[BandSpec]] = {c.pk: [] for c in criteria}
-        for band in Band.objects.filter(criterion__scorecard=self).order_by("lower", "id"):
+        ordered = Band.objects.filter(criterion__scorecard=self).order_by(
+            F("lower").asc(nulls_first=True), "category", "id"
+        )
+        for band in ordered:
             bands[band.criterion_id].append(
                 BandSpec(points=band.points, lower=band.lower, upper=band.upper, category=band.category)
             )

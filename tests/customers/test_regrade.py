@@ -112,21 +112,6 @@ def test_batch_and_single_paths_always_agree(rm1, spec, rows):
 
 
 # --- what a run writes --------------------------------------------------------------------------
-@pytest.fixture
-def graded_customer(rm1):
-    return CustomerFactory(
-        owner=rm1,
-        team=rm1.team,
-        registered_capital=Decimal("500000000"),
-        industry_position="leader",
-        bureau_rating="AA",
-        has_litigation=False,
-        overdue_count=0,
-        debt_ratio=Decimal("0.45"),
-        current_ratio=Decimal("1.8"),
-        project_amount=Decimal("300000000"),
-        cooperation_since=date(2018, 1, 1),
-    )
 
 
 def test_first_run_grades_and_writes_history_rerun_writes_nothing(graded_customer):
