@@ -48,3 +48,12 @@ def assignable_owners(user):
     if role == Role.TEAM_MANAGER and user.team_id:
         return rms.filter(team_id=user.team_id).order_by("username")
     return User.objects.filter(pk=user.pk)
+
+
+def can_add_sources(user) -> bool:
+    """Credit reports, statements and the like: whoever keeps the customer, and risk officers."""
+    return role_of(user) in (Role.ADMIN, Role.TEAM_MANAGER, Role.RELATIONSHIP_MANAGER, Role.RISK_OFFICER)
+
+
+def can_override_tier(user) -> bool:
+    return role_of(user) in (Role.ADMIN, Role.RISK_OFFICER)

@@ -1,11 +1,15 @@
+from datetime import datetime, time, timedelta
+
 from crispy_forms.helper import FormHelper
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.access import assignable_owners
 from crm.roles import Role, role_of
 from customers.credit_code import normalize_credit_code
-from customers.models import Activity, Contact, Customer
+from customers.intake import SOURCE_MODELS
+from customers.models import Activity, Contact, Customer, DataSource, Tier
 from customers.services import EDITABLE_FIELDS
 
 
@@ -69,3 +73,80 @@ class ActivityForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+SOURCE_FIELDS = {
+    "credit_report": [
+        "as_of",
+        "source",
+        "bureau",
+        "rating",
+        "overdue_count",
+        "overdue_amount",
+        "outstanding_debt",
+        "litigation",
+    ],
+    "financial_statement": [
+        "as_of",
+        "source",
+        "period",
+        "revenue",
+        "net_profit",
+        "total_assets",
+        "total_liabilities",
+        "current_assets",
+        "current_liabilities",
+    ],
+    "funding_need": ["as_of", "source", "project_amount", "purpose", "term_months"],
+    "cooperation_record": ["as_of", "source", "kind", "description", "amount"],
+}
+
+
+class SourceForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # File imports set "import" themselves; a person picks where the figures came from.
+        self.fields["source"].choices = [c for c in DataSource.choices if c[0] != DataSource.IMPORT]
+        for field in self.fields.values():
+            if isinstance(field, forms.DecimalField):
+                field.widget.attrs.setdefault("step", "0.01")
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+
+def source_form_class(kind: str) -> type[forms.ModelForm]:
+    """A ModelForm for one kind of data source, with its fields listed explicitly."""
+    return forms.modelform_factory(
+        SOURCE_MODELS[kind], form=SourceForm, fields=SOURCE_FIELDS[kind], widgets={"as_of": DateInput()}
+    )
+
+
+class OverrideForm(forms.Form):
+    tier = forms.ChoiceField(label=_("Tier"), choices=[(t.value, t.label) for t in (Tier.AA, Tier.A, Tier.B)])
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+    expires_on = forms.DateField(
+        label=_("Valid until (inclusive)"), widget=DateInput(), help_text=_("At most one year ahead.")
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+
+    def clean_expires_on(self):
+        value = self.cleaned_data["expires_on"]
+        today = timezone.localdate()
+        if value < today:
+            raise forms.ValidationError(_("The date must not be in the past."))
+        if value > today + timedelta(days=366):
+            raise forms.ValidationError(_("An override may last at most one year."))
+        return value
+
+    def expires_at(self):
+        """The end of the chosen day in the local time zone, as an aware datetime."""
+        day = self.cleaned_data["expires_on"] + timedelta(days=1)
+        return timezone.make_aware(datetime.combine(day, time.min))

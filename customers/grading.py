@@ -145,9 +145,31 @@ def grade(inputs: Mapping[str, object], spec: ScorecardSpec) -> GradeResult:
     return GradeResult(tier_for(weighted, spec), score_from_points(weighted), breakdown)
 
 
-def next_tier_gap(result: GradeResult, spec: ScorecardSpec) -> list[dict]:
-    """What would lift a graded customer to the next tier: for each criterion, the nearest band
-    with more points and whether that move alone closes the gap. Best levers first."""
+def _number(value: Decimal) -> str:
+    """1000000000.0000 -> 1,000,000,000; 0.6500 -> 0.65."""
+    text = f"{value.normalize():f}"
+    whole, _dot, fraction = text.partition(".")
+    whole = f"{int(whole):,}" if whole.lstrip("-").isdigit() else whole
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def band_text(attribute: str, band: BandSpec) -> str:
+    """A band as a person reads it: "AA", "from 0.5 to below 0.65", "below 1", "100,000,000 or more"."""
+    if band.category:
+        return str(dict(ATTRIBUTES[attribute].categories).get(band.category, band.category))
+    if band.lower is None and band.upper is None:
+        return str(_("any value"))
+    if band.lower is None:
+        return str(_("below %(v)s")) % {"v": _number(band.upper)}
+    if band.upper is None:
+        return str(_("%(v)s or more")) % {"v": _number(band.lower)}
+    return str(_("from %(lo)s to below %(hi)s")) % {"lo": _number(band.lower), "hi": _number(band.upper)}
+
+
+def next_tier_gap(result: GradeResult, spec: ScorecardSpec, limit: int = 4) -> list[dict]:
+    """What would lift a graded customer to the next tier: per criterion, the smallest step to a
+    better band that closes the gap on its own, or else its biggest possible gain. Sufficient
+    levers first (smallest step first), then the rest (biggest help first)."""
     target = {Tier.B: spec.cutoff_a, Tier.A: spec.cutoff_aa}.get(result.tier)
     if target is None or result.score is None:
         return []
@@ -155,24 +177,22 @@ def next_tier_gap(result: GradeResult, spec: ScorecardSpec) -> list[dict]:
     levers = []
     for criterion in spec.criteria:
         current = result.breakdown[criterion.attribute]
-        better = sorted({b.points for b in criterion.bands if b.points > current})
-        for points in better:
-            gain = criterion.weight * (points - current)
-            band = next(b for b in criterion.bands if b.points == points)
-            levers.append(
-                {
-                    "attribute": criterion.attribute,
-                    "band": band,
-                    "gain": score_from_points(gain),
-                    "enough": gain >= needed,
-                }
-            )
-            if gain >= needed:
-                break
-    # Sufficient levers first, the smallest sufficient step before bigger ones; then the rest,
-    # biggest help first.
+        better = sorted((b for b in criterion.bands if b.points > current), key=lambda b: b.points)
+        if not better:
+            continue
+        enough = [b for b in better if criterion.weight * (b.points - current) >= needed]
+        band = enough[0] if enough else better[-1]
+        gain = criterion.weight * (band.points - current)
+        levers.append(
+            {
+                "attribute": criterion.attribute,
+                "band": band_text(criterion.attribute, band),
+                "gain": score_from_points(gain),
+                "enough": bool(enough),
+            }
+        )
     levers.sort(key=lambda lever: (not lever["enough"], lever["gain"] if lever["enough"] else -lever["gain"]))
-    return levers[:5]
+    return levers[:limit]
 
 
 # --- Validation ---------------------------------------------------------------------------------

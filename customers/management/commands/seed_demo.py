@@ -4,6 +4,7 @@ Idempotent: every customer is derived from its index with a fixed random seed, s
 command again creates only what is missing and never changes what a person edited since."""
 
 import random
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
@@ -14,16 +15,24 @@ from simple_history.utils import bulk_create_with_history
 from crm.models import Team, User
 from crm.roles import Role
 from customers.credit_code import ALPHABET, make_credit_code
+from customers.intake import inputs_refresh
 from customers.models import (
     Activity,
     ActivityKind,
     Contact,
+    CooperationRecord,
     CreditRating,
+    CreditReport,
     Customer,
     CustomerStatus,
+    DataSource,
+    FinancialStatement,
+    FundingNeed,
+    GradeReason,
     Industry,
     IndustryPosition,
 )
+from customers.regrade import regrade
 
 DEMO_PASSWORD = "crm-demo-2026"  # noqa: S105 - fictional demo users, printed in README
 
@@ -92,6 +101,14 @@ INDUSTRY_WORDS = {
 SURNAMES = "王李张刘陈杨黄赵周吴徐孙马朱胡郭何林"
 GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "涛", "明", "超"]
 TITLES = ["财务总监", "总经理", "融资部经理", "董事会秘书", "项目总监"]
+PURPOSES = [
+    "海上风电场二期建设",
+    "污水处理厂扩建",
+    "城市轨道交通配套",
+    "数据中心一期",
+    "光伏电站并网工程",
+    "港口码头改造",
+]
 STATUS_MIX = [CustomerStatus.ACTIVE] * 3 + [CustomerStatus.PROSPECT] * 2 + [CustomerStatus.DORMANT]
 RATINGS = [
     CreditRating.AAA,
@@ -133,11 +150,76 @@ def demo_customer(index: int, owners: list[User]) -> Customer:
     )
 
 
+def demo_sources(customer: Customer, entered_by: User, rng: random.Random) -> list:
+    """Plausible data-source rows for one customer; about one in eight lacks a statement or cooperation record, so
+    the demo shows Unrated customers with their missing inputs named."""
+    today = date.today()
+    capital = customer.registered_capital
+    assets = (capital * Decimal(rng.uniform(2, 6))).quantize(Decimal("0.01"))
+    leverage = Decimal(rng.triangular(0.3, 0.95, 0.58))
+    current_liabilities = (assets * Decimal(rng.uniform(0.1, 0.3))).quantize(Decimal("0.01"))
+    common = {"customer": customer, "entered_by": entered_by, "source": DataSource.MANUAL}
+    rows = [
+        CreditReport(
+            **common,
+            as_of=today - timedelta(days=rng.randrange(10, 500)),
+            rating=rng.choice(RATINGS[:-1]),
+            overdue_count=rng.choice([0, 0, 0, 0, 1, 2, 4]),
+            outstanding_debt=(assets * leverage * Decimal("0.6")).quantize(Decimal("0.01")),
+            litigation=rng.random() < 0.08,
+        ),
+        FundingNeed(
+            **common,
+            as_of=today - timedelta(days=rng.randrange(5, 200)),
+            project_amount=Decimal(round(10 ** rng.uniform(7, 9.5), -4)).quantize(Decimal("0.01")),
+            purpose=rng.choice(PURPOSES),
+            term_months=rng.choice([36, 60, 84, 120, 180]),
+        ),
+    ]
+    if rng.random() < 0.95:
+        rows.append(
+            FinancialStatement(
+                **common,
+                as_of=date(today.year - 1, 12, 31),
+                revenue=(assets * Decimal(rng.uniform(0.2, 0.9))).quantize(Decimal("0.01")),
+                net_profit=(assets * Decimal(rng.uniform(-0.02, 0.08))).quantize(Decimal("0.01")),
+                total_assets=assets,
+                total_liabilities=(assets * leverage).quantize(Decimal("0.01")),
+                current_assets=(current_liabilities * Decimal(rng.uniform(0.7, 2.2))).quantize(Decimal("0.01")),
+                current_liabilities=current_liabilities,
+            )
+        )
+    if rng.random() < 0.93:
+        rows.append(
+            CooperationRecord(
+                **common,
+                as_of=today - timedelta(days=rng.randrange(60, 3000)),
+                kind=rng.choice(["loan", "advisory", "deposit"]),
+                description=rng.choice(["流动资金贷款", "项目融资顾问", "结算与存款", "银团贷款参与"]),
+            )
+        )
+    return rows
+
+
 class Command(BaseCommand):
     help = "Create fictional demo data (idempotent)."
 
     def add_arguments(self, parser):
         parser.add_argument("--customers", type=int, default=200, help="how many customers (default 200)")
+
+    def seed_sources(self, batch: list[Customer], users: dict) -> None:
+        """Sources for the customers that have none yet, then one re-grade of the portfolio."""
+        fresh = Customer.objects.filter(
+            credit_code__in=[c.credit_code for c in batch], credit_reports__isnull=True
+        ).select_related("owner")
+        rows, touched = [], []
+        for customer in fresh.iterator(chunk_size=2000):
+            rows += demo_sources(customer, customer.owner, random.Random(customer.credit_code))
+            touched.append(customer.pk)
+        for model in (CreditReport, FinancialStatement, FundingNeed, CooperationRecord):
+            model.objects.bulk_create([r for r in rows if isinstance(r, model)], batch_size=2000)
+        inputs_refresh(customer_ids=touched)
+        regrade(reason=GradeReason.SCHEDULED)
 
     @transaction.atomic
     def handle(self, *args, customers: int, **options):
@@ -173,6 +255,8 @@ class Command(BaseCommand):
             chunk = [c for c in batch[start : start + 2000] if c.credit_code not in existing]
             bulk_create_with_history(chunk, Customer, batch_size=2000, default_user=users["admin"])
         created = Customer.objects.count() - before
+
+        self.seed_sources(batch, users)
 
         # A few contacts and log entries on the first customers, once.
         rng = random.Random(7)
