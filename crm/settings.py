@@ -5,6 +5,8 @@ The defaults run on a laptop with nothing installed: SQLite and Celery's filesys
 both under ``var/``. Production adds ``crm.settings_production`` on top of this module.
 """
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "axes",
+    "import_export",
     "crm",
     "customers",
     "funnel",
@@ -98,6 +101,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests use a file too (not shared-cache memory, whose table locks fail at once instead of
+    # waiting), so concurrency tests see the same locking as the running product.
+    # One file per test process, so parallel runs never share a test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"crm-test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

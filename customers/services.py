@@ -7,10 +7,14 @@ from django.db import IntegrityError, transaction
 from crm.queue import enqueue
 from customers import tasks
 from customers.exceptions import DuplicateCreditCode
-from customers.models import Activity, Contact, Customer
+from customers.models import Activity, Contact, Customer, GradeReason
+from customers.regrade import regrade
 
 # The fields a customer form may change. Tier and score belong to grading; owner and team to
 # assignment (customer_assign), so a forged POST of those fields is ignored here.
+# Editable fields the scorecard can read: changing one re-grades the customer.
+GRADED_FIELDS = {"registered_capital", "industry_position", "credit_rating"}
+
 EDITABLE_FIELDS = (
     "name",
     "credit_code",
@@ -29,6 +33,7 @@ def customer_create(*, by, owner, **fields: Any) -> Customer:
     try:
         with transaction.atomic():
             customer.save()
+            regrade(reason=GradeReason.DATA_CHANGED, ids=[customer.pk])
     except IntegrityError as exc:
         # Two people registering the same company at the same moment: the form's unique check
         # passed for both, the database constraint picks one.
@@ -54,6 +59,8 @@ def customer_update(*, customer: Customer, by, owner=None, **fields: Any) -> lis
     try:
         with transaction.atomic():
             customer.save(update_fields=[*changed, "updated_at"])
+            if GRADED_FIELDS.intersection(changed):
+                regrade(reason=GradeReason.DATA_CHANGED, ids=[customer.pk])
     except IntegrityError as exc:
         if "credit_code" in changed:
             raise DuplicateCreditCode from exc

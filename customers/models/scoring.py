@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from customers.choices import Tier
 from customers.grading import ATTRIBUTES, BandSpec, CriterionSpec, ScorecardSpec
@@ -17,9 +18,9 @@ from customers.models.customer import Customer
 
 
 class ScorecardStatus(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    ACTIVE = "active", _("Active")
-    RETIRED = "retired", _("Retired")
+    DRAFT = "draft", pgettext_lazy("scorecard status", "Draft")
+    ACTIVE = "active", pgettext_lazy("scorecard status", "Active")
+    RETIRED = "retired", pgettext_lazy("scorecard status", "Retired")
 
 
 class CriterionGroup(models.TextChoices):

@@ -75,9 +75,7 @@ def test_admin_previews_then_publishes(client, admin_user, rm1, django_capture_o
 
 
 def test_invalid_draft_shows_why_and_cannot_be_published(client, admin_user):
-    bad = save_spec(
-        type(SIMPLE)((numeric("debt_ratio", 100, 100, "0.5", 0),), Decimal("80"), Decimal("60")), version=7
-    )
+    bad = save_spec(type(SIMPLE)((numeric("debt_ratio", 100, 100, "0.5", 0),), Decimal("80"), Decimal("60")), version=7)
     client.force_login(admin_user)
     url = reverse("admin:customers_scorecard_publish", args=[bad.pk])
     page = client.get(url).content.decode()

@@ -287,3 +287,34 @@ def test_detail_of_a_customer_without_history_rows(client, rm1, customer):
     response = client.get(reverse("customers:detail", args=[customer.code]))
     assert response.status_code == 200
     assert "No changes recorded." in response.content.decode()
+
+
+def test_editing_a_graded_input_regrades_the_customer(client, rm1, graded_customer):
+    from customers.models import Grade
+    from customers.regrade import regrade
+
+    regrade(reason="scheduled")
+    graded_customer.refresh_from_db()
+    before = graded_customer.score
+    client.force_login(rm1)
+    client.post(
+        reverse("customers:edit", args=[graded_customer.code]),
+        form_data(
+            name=graded_customer.name,
+            credit_code=graded_customer.credit_code,
+            registered_capital="1000000",  # far smaller: fewer qualification points
+            industry_position="marginal",
+        ),
+    )
+    graded_customer.refresh_from_db()
+    assert graded_customer.score < before
+    assert Grade.objects.filter(customer=graded_customer, reason="data_changed").exists()
+
+
+def test_a_new_customer_is_graded_at_once_and_unrated(client, rm1):
+    client.force_login(rm1)
+    client.post(reverse("customers:create"), form_data())
+    customer = Customer.objects.get()
+    assert customer.tier == "unrated"
+    assert customer.breakdown["registered_capital"] is not None
+    assert customer.next_review_date is not None

@@ -162,7 +162,7 @@ def demo_sources(customer: Customer, entered_by: User, rng: random.Random) -> li
     rows = [
         CreditReport(
             **common,
-            as_of=today - timedelta(days=rng.randrange(10, 500)),
+            as_of=today - timedelta(days=rng.randrange(10, 420)),
             rating=rng.choice(RATINGS[:-1]),
             overdue_count=rng.choice([0, 0, 0, 0, 1, 2, 4]),
             outstanding_debt=(assets * leverage * Decimal("0.6")).quantize(Decimal("0.01")),

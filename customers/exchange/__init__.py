@@ -1,0 +1,8 @@
+"""Import and export of customers and their data sources as CSV and XLSX.
+
+- ``cells``: reading a file into rows and a cell into a value (no models, no users)
+- ``kinds``: the column spec of each import kind, and who may import which
+- ``checking``: validating a file row by row against the database; committing a clean one
+- ``export``: the filtered customer list as CSV or XLSX, streamed in chunks
+- ``resources``: django-import-export resources for the Django admin (staff only)
+"""
