@@ -46,6 +46,13 @@ class Dialect:
     def least(self, a: str, b: str) -> str:
         return f"LEAST({a}, {b})" if self.pg else f"MIN({a}, {b})"
 
+    def fence(self) -> str:
+        """Appended to a subquery so the planner keeps it a separate step. Without it both
+        databases inline the subquery and copy each expression into every place that uses it,
+        so a row's points were computed again for every comparison and SET that reads the score
+        or tier. (OFFSET keeps SQLite from flattening; OFFSET 0 is PostgreSQL's usual fence.)"""
+        return "OFFSET 0" if self.pg else "LIMIT -1 OFFSET 0"
+
     def json_object(self, pairs: list[tuple[str, str]]) -> str:
         inner = ", ".join(f"'{key}', {value}" for key, value in pairs)
         return f"jsonb_build_object({inner})" if self.pg else f"json_object({inner})"
@@ -153,8 +160,8 @@ def graded_rows_sql(spec: ScorecardSpec, d: Dialect, p: Params, *, now: datetime
                 FROM (
                     SELECT c1.id, c1.tier AS old_tier, c1.credit_limit AS old_credit_limit,
                            c1.override_tier, c1.override_expires_at, {points}
-                    FROM {TABLE} c1 WHERE {where}
-                ) g1
+                    FROM {TABLE} c1 WHERE {where} {d.fence()}
+                ) g1 {d.fence()}
             ) g2
         ) n
     """
@@ -196,10 +203,11 @@ def regrade_batch(
     d = Dialect(connection.vendor)
     p = Params()
     if ids is not None:
-        selection = "id IN (" + ", ".join(p.add(pk) for pk in ids) + ")"
+        selection = "{t}.id IN (" + ", ".join(p.add(pk) for pk in ids) + ")"
     else:
-        selection = f"id >= {p.add(lo)} AND id < {p.add(hi)}"
-    rows = graded_rows_sql(spec, d, p, now=now, where=f"c1.{selection}")
+        selection = f"{{t}}.id >= {p.add(lo)} AND {{t}}.id < {p.add(hi)}"
+    # The batch condition for a table alias t (the placeholders are %(name)s, not braces).
+    rows = graded_rows_sql(spec, d, p, now=now, where=selection.format(t="c1"))
     card = p.add(scorecard_id)
     stamp = p.add(now)
     limit = d.least(
@@ -229,6 +237,8 @@ def regrade_batch(
             d.distinct("c.next_review_date", review),
         ]
     )
+    # The batch condition is repeated for c: PostgreSQL does not carry it across c.id = e.id,
+    # and without it every batch read the whole table to join it (N² / batch size rows in all).
     update = f"""
         UPDATE {TABLE} AS c SET
             previous_tier = CASE WHEN {grade_changed} THEN c.tier ELSE c.previous_tier END,
@@ -243,15 +253,20 @@ def regrade_batch(
             credit_limit = {limit},
             next_review_date = {review}
         FROM ({rows}) e
-        WHERE c.id = e.id AND ({anything_changed})
+        WHERE c.id = e.id AND {selection.format(t="c")} AND ({anything_changed})
     """
     history = f"""
         INSERT INTO {GRADE_TABLE}
             (customer_id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, reason, created_at)
         SELECT id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, %(reason)s, graded_at
-        FROM {TABLE} WHERE {selection} AND graded_at = {stamp}
+        FROM {TABLE} h WHERE {selection.format(t="h")} AND h.graded_at = {stamp}
     """
     with transaction.atomic(), connection.cursor() as cursor:
+        if d.pg:
+            # The statement's expressions are long and its cost estimate is over the JIT
+            # threshold, so PostgreSQL compiled them afresh for every batch: seconds per batch,
+            # more than the compiled code saved. SET LOCAL ends with the transaction.
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(update, p)
         written = cursor.rowcount
         grades = 0
