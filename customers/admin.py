@@ -5,6 +5,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from customers.exchange.resources import CreditReportResource, CustomerResource, FinancialStatementResource
 from customers.intake import inputs_changed
 from customers.models import Activity, Contact, CreditReport, Customer, FinancialStatement
+from customers.models.customer import GRADING_FIELDS
 
 
 class ContactInline(admin.TabularInline):
@@ -31,7 +32,8 @@ class CustomerAdmin(ImportExportMixin, SimpleHistoryAdmin):
     list_select_related = ["owner", "team"]
     search_fields = ["name", "credit_code"]
     autocomplete_fields = ["owner", "team"]
-    readonly_fields = ["code", "tier", "score", "created_at", "updated_at"]
+    # Grading inputs come from the data sources and outputs from the re-grade: never typed here.
+    readonly_fields = ["code", *GRADING_FIELDS, "created_at", "updated_at"]
     inlines = [ContactInline, ActivityInline]
     show_full_result_count = False
 

@@ -112,3 +112,12 @@ def test_copy_keeps_criteria_and_bands(admin_user):
     draft = scorecard_copy(scorecard=card, by=admin_user)
     assert draft.version == card.version + 1
     assert draft.spec().criteria == card.spec().criteria
+
+
+def test_admin_customer_form_cannot_set_grades(client, admin_user, customer):
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:customers_customer_change", args=[customer.pk])).content.decode()
+    assert 'name="tier"' not in page
+    assert 'name="computed_tier"' not in page
+    assert 'name="credit_limit"' not in page
+    assert 'name="bureau_rating"' not in page
