@@ -20,7 +20,8 @@ from customers.exchange import cells
 from customers.exchange.cells import FileRejected, Table, read_table
 from customers.exchange.kinds import CREDIT_CODE, CUSTOMERS, Column, ImportKind
 from customers.intake import sources_import
-from customers.models import Customer, DataSource
+from customers.models import Customer, DataSource, GradeReason
+from customers.regrade import regrade
 
 PREVIEW_ROWS = 50
 _LOOKUP_CHUNK = 2000  # credit codes per IN (...) query: far below every database's limit
@@ -226,7 +227,9 @@ def commit(checked: Checked, *, by) -> int:
         # their inboxes, so a bulk registration sends none.
         try:
             with transaction.atomic():
-                bulk_create_with_history(checked.records, Customer, batch_size=1000, default_user=by)
+                created = bulk_create_with_history(checked.records, Customer, batch_size=1000, default_user=by)
+                # Graded at once, like a customer created on the form (Unrated until data).
+                regrade(reason=GradeReason.DATA_CHANGED, ids=[c.pk for c in created])
         except IntegrityError as exc:
             raise ImportConflict from exc
     else:

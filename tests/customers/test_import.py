@@ -140,6 +140,10 @@ def test_rm_imports_new_customers_from_a_gb18030_csv_and_owns_them(client, rm1):
     assert water.registered_capital == Decimal("80000000.00")
     assert (water.owner, water.team, water.status) == (rm1, rm1.team, "prospect")
     assert water.history.get().history_user == rm1
+    # Graded at once: Unrated with its breakdown, policy terms and review date set.
+    assert water.tier == "unrated"
+    assert water.breakdown["registered_capital"] is not None
+    assert water.next_review_date is not None
 
 
 def test_manager_imports_customers_for_team_rms_by_user_name(client, manager, rm2, rm_west):
