@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from customers.choices import Tier
 from customers.grading import ScorecardSpec
 from customers.models import Grade
-from customers.quality import SOURCE_DATES, needing_attention
+from customers.quality import incomplete_condition, stale_condition
 
 TIERS = [Tier.AA, Tier.A, Tier.B, Tier.UNRATED]
 # A customer without any Grade row by a date: not the same as Unrated (graded, data missing).
@@ -190,15 +190,11 @@ class QualityCounts:
 
 
 def quality_counts(queryset: QuerySet, *, spec: ScorecardSpec, policies: dict, today: date) -> QualityCounts:
-    """Two counts by the rule of ``customers.quality``: completeness is needing_attention()
-    without policies (so without its staleness part); staleness is the same per-tier age test
-    customer_quality() applies. Two queries."""
-    incomplete = needing_attention(queryset, spec=spec, policies={}, today=today).count()
-    columns = sorted({SOURCE_DATES[c.attribute] for c in spec.criteria if c.attribute in SOURCE_DATES})
-    condition = Q()
-    for column in columns:
-        for tier, policy in policies.items():
-            limit = today - timedelta(days=policy.max_data_age_days)
-            condition |= Q(tier=tier, **{f"{column}__lt": limit})
-    stale = queryset.filter(condition).count() if condition else 0
-    return QualityCounts(incomplete=incomplete, stale=stale)
+    """How many customers are incomplete and how many stale, by the rule of customers.quality.
+    Two queries."""
+    incomplete = incomplete_condition(spec)
+    stale = stale_condition(spec, policies=policies, today=today)
+    return QualityCounts(
+        incomplete=queryset.filter(incomplete).count() if incomplete else 0,
+        stale=queryset.filter(stale).count() if stale else 0,
+    )

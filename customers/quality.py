@@ -75,17 +75,28 @@ def customer_quality(customer, *, spec: ScorecardSpec, policies: dict, today: da
     return Quality(missing=missing, stale=stale)
 
 
-def needing_attention(queryset: QuerySet, *, spec: ScorecardSpec, policies: dict, today: date) -> QuerySet:
-    """The customers whose quality is not ok, by the same rule as customer_quality()."""
-    used = [c.attribute for c in spec.criteria]
+def incomplete_condition(spec: ScorecardSpec) -> Q:
+    """Customers missing at least one input the scorecard reads."""
     condition = Q()
-    for name in used:
+    for name in (c.attribute for c in spec.criteria):
         column = _column(name)
         condition |= Q(**{f"{column}__isnull": True})
         if ATTRIBUTES[name].kind == "categorical" and name != "has_litigation":
             condition |= Q(**{column: ""})
-    for column in {SOURCE_DATES[name] for name in used if name in SOURCE_DATES}:
+    return condition
+
+
+def stale_condition(spec: ScorecardSpec, *, policies: dict, today: date) -> Q:
+    """Customers with a source older than their tier's policy allows."""
+    condition = Q()
+    for column in sorted({SOURCE_DATES[c.attribute] for c in spec.criteria if c.attribute in SOURCE_DATES}):
         for tier, policy in policies.items():
             limit = today - timedelta(days=policy.max_data_age_days)
             condition |= Q(tier=tier, **{f"{column}__lt": limit})
+    return condition
+
+
+def needing_attention(queryset: QuerySet, *, spec: ScorecardSpec, policies: dict, today: date) -> QuerySet:
+    """The customers whose quality is not ok, by the same rule as customer_quality()."""
+    condition = incomplete_condition(spec) | stale_condition(spec, policies=policies, today=today)
     return queryset.filter(condition) if condition else queryset.none()
