@@ -6,8 +6,9 @@ from decimal import Decimal
 
 from crm.models import Team, User
 from customers.grading import ATTRIBUTES, GradeResult, next_tier_gap, score_from_points
-from customers.models import Customer, Scorecard, ScorecardStatus, TierPolicy
+from customers.models import Customer, TierPolicy
 from customers.quality import customer_quality
+from customers.regrade import active_scorecard
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,6 @@ def customer_history(customer: Customer, *, limit: int = 25) -> list[HistoryEntr
 class Contribution:
     attribute: str
     label: str
-    group: str
     weight: int
     points: int | None
     contribution: Decimal | None  # weight × points / 100, out of ``weight``
@@ -92,21 +92,20 @@ class Contribution:
 def customer_grading(customer: Customer, *, today) -> dict:
     """Everything the customer page shows about the grade, in a fixed number of queries."""
     policies = {p.tier: p for p in TierPolicy.objects.all()}
-    card = customer.scorecard or Scorecard.objects.filter(status=ScorecardStatus.ACTIVE).first()
-    active = Scorecard.objects.filter(status=ScorecardStatus.ACTIVE).first()
+    active = active_scorecard()
+    # Explain the grade with the version that produced it; data quality uses the active one.
+    card = customer.scorecard or active
     spec = card.spec() if card else None
     active_spec = spec if active == card else (active.spec() if active else None)
     contributions, levers, missing = [], [], []
     if spec is not None:
         breakdown = customer.breakdown or {}
-        groups = dict(card.criteria.values_list("attribute", "group"))
         for c in spec.criteria:
             points = breakdown.get(c.attribute)
             contributions.append(
                 Contribution(
                     attribute=c.attribute,
                     label=str(ATTRIBUTES[c.attribute].label),
-                    group=groups.get(c.attribute, ""),
                     weight=c.weight,
                     points=points,
                     contribution=None if points is None else score_from_points(c.weight * points),
