@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from crm.models import User
 from crm.roles import Role, role_of
 from customers.models import Contact, Customer, CustomerQuerySet
+from funnel.models import Deal, DealQuerySet
 
 
 def customers_for(user) -> CustomerQuerySet:
@@ -57,3 +58,28 @@ def can_add_sources(user) -> bool:
 
 def can_override_tier(user) -> bool:
     return role_of(user) in (Role.ADMIN, Role.RISK_OFFICER)
+
+
+def deals_for(user) -> DealQuerySet:
+    """Deals follow their customer: whoever sees the customer sees its deals."""
+    return Deal.objects.visible_to(user)
+
+
+def access_deal(user, code, *, for_update: bool = False) -> Deal:
+    deal = get_object_or_404(deals_for(user).select_related("customer", "owner"), code=code)
+    if for_update and not can_work_deal(user, deal):
+        raise PermissionDenied
+    return deal
+
+
+def can_work_deal(user, deal: Deal | None = None) -> bool:
+    """Create, edit and move deals: the people who keep customers. Risk officers read them."""
+    return role_of(user) in (Role.ADMIN, Role.TEAM_MANAGER, Role.RELATIONSHIP_MANAGER)
+
+
+def can_decide_exception(user, deal: Deal) -> bool:
+    """Terms outside the tier policy are approved by the customer's team manager (or admin)."""
+    role = role_of(user)
+    if role == Role.ADMIN:
+        return True
+    return role == Role.TEAM_MANAGER and user.team_id is not None and user.team_id == deal.customer.team_id

@@ -16,5 +16,6 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("customers.urls")),
+    path("funnel/", include("funnel.urls")),
     path("admin/", admin.site.urls),
 ]

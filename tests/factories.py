@@ -94,3 +94,28 @@ def ensure_shipped_data() -> None:
         Group.objects.get_or_create(name=name.value)
     if not Scorecard.objects.exists():
         importlib.import_module("customers.migrations.0003_default_scorecard").create(global_apps, None)
+    from funnel.models import StageSetting
+
+    if not StageSetting.objects.exists():
+        importlib.import_module("funnel.migrations.0002_defaults").create(global_apps, None)
+
+
+class DealFactory(factory.django.DjangoModelFactory):
+    """A deal in Prospect identified with terms inside the shipped tier-A policy. Creating it
+    this way skips the timeline's first entry; use funnel.services.deal_create for that."""
+
+    class Meta:
+        model = "funnel.Deal"
+
+    customer = factory.SubFactory(CustomerFactory)
+    title = factory.Sequence(lambda n: f"光伏电站二期融资 {n}")
+    project_type = "renewable"
+    amount = Decimal("80000000.00")
+    owner = factory.LazyAttribute(lambda d: d.customer.owner)
+    team = factory.LazyAttribute(lambda d: d.customer.team)
+    created_by = factory.LazyAttribute(lambda d: d.customer.owner)
+    stage = "prospect"
+    probability = 10
+    spread_bps = 150
+    collateral_coverage = Decimal("80.0")
+    proposed_limit = Decimal("20000000.00")

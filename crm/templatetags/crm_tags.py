@@ -3,6 +3,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django import forms, template
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.utils.html import format_html
+from django.utils.translation import get_language
 
 from customers.models import Tier
 
@@ -27,6 +28,26 @@ def money(value) -> str:
         return "—"
     amount = Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return intcomma(f"{amount:.2f}", use_l10n=False)
+
+
+@register.filter
+def money_compact(value) -> str:
+    """Amounts at a glance on cards and totals: ¥80.0M / ¥1.25B, and in Chinese the units
+    readers expect, 8,000万 / 1.25亿. Exact figures stay on the detail pages."""
+    if value in (None, ""):
+        return "—"
+    amount = Decimal(value)
+    if (get_language() or "").lower().startswith("zh"):
+        if abs(amount) >= Decimal("1e8"):
+            return f"{amount / Decimal('1e8'):,.2f}亿"
+        if abs(amount) >= Decimal("1e4"):
+            return f"{amount / Decimal('1e4'):,.0f}万"
+        return f"{amount:,.0f}"
+    if abs(amount) >= Decimal("1e9"):
+        return f"¥{amount / Decimal('1e9'):,.2f}B"
+    if abs(amount) >= Decimal("1e6"):
+        return f"¥{amount / Decimal('1e6'):,.1f}M"
+    return f"¥{amount:,.0f}"
 
 
 @register.simple_tag

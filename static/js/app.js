@@ -5,3 +5,21 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 }, true);
+
+// Move forms: show the Lost and Funded fields only for those stages (all show without script).
+function syncMoveFields(form) {
+  const select = form.querySelector("select[name=to_stage]");
+  if (!select) return;
+  form.querySelectorAll("[data-show-for]").forEach((el) => {
+    el.hidden = el.dataset.showFor !== select.value;
+  });
+}
+document.addEventListener("change", (event) => {
+  if (event.target.name === "to_stage" && event.target.form) syncMoveFields(event.target.form);
+});
+document.addEventListener("DOMContentLoaded", () => {
+  htmx.onLoad((root) => {
+    if (root.matches("form.js-move-form")) syncMoveFields(root);
+    root.querySelectorAll("form.js-move-form").forEach(syncMoveFields);
+  });
+});

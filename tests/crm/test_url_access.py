@@ -14,7 +14,8 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.factories import ActivityFactory, ContactFactory, CustomerFactory
+from funnel.models import TermsException
+from tests.factories import ActivityFactory, ContactFactory, CustomerFactory, DealFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,10 +44,14 @@ def project_routes():
 @pytest.fixture
 def rm2_objects(rm2):
     customer = CustomerFactory(owner=rm2, team=rm2.team, name="机密客户有限公司")
+    deal = DealFactory(customer=customer, title="机密融资项目")
+    exception = TermsException.objects.create(deal=deal, reason="机密理由", requested_by=rm2)
     return {
         "customer_code": customer.code,
         "contact_code": ContactFactory(customer=customer, name="机密联系人").code,
-        "_names": [customer.name, "机密联系人"],
+        "deal_code": deal.code,
+        "exception_code": exception.code,
+        "_names": [customer.name, "机密联系人", deal.title],
         "_activity": ActivityFactory(customer=customer),
     }
 

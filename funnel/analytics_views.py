@@ -1,0 +1,86 @@
+"""The funnel analytics page: screening efficiency from the precomputed rollup.
+
+The page never touches deals: it reads the user's level of ``FunnelRollup`` (rebuilt every 15
+minutes by funnel.tasks.funnel_rollup_rebuild), so it costs the same few queries for an RM with
+ten deals and an admin with two million."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
+from customers.choices import Tier
+from funnel.analytics import CAP_DAYS, CYCLE_MONTHS, KPI_CYCLE_MONTHS, FunnelReport, funnel_report, is_stale
+
+
+def _scope(user) -> str:
+    if sees_all_customers(user):
+        return _("All customers")
+    if is_team_manager(user):
+        return _("Customers of team %(team)s") % {"team": user.team} if user.team_id else _("No customers")
+    if is_relationship_manager(user):
+        return _("Your customers")
+    return _("No customers")
+
+
+def _number(value) -> str | None:
+    """Decimals go to the chart as strings (never through float on the server)."""
+    return None if value is None else str(value)
+
+
+def _chart(report: FunnelReport) -> dict:
+    return {
+        "funnel": {
+            "label": _("Deals that reached the stage"),
+            "labels": [row.label for row in report.layers],
+            "reached": [row.reached for row in report.layers],
+        },
+        "stages": {
+            "labels": [row.label for row in report.open_stages],
+            "amount": [_number(row.amount) for row in report.open_stages],
+            "weighted": [_number(row.weighted) for row in report.open_stages],
+            "amountLabel": _("Amount (CNY)"),
+            "weightedLabel": _("Weighted (CNY)"),
+        },
+        "tiers": {
+            "tiers": [row.tier for row in report.tiers],
+            "labels": [str(Tier(row.tier).label) for row in report.tiers],
+            "winRate": [_number(row.win_rate) for row in report.tiers],
+            "label": _("Win rate (%)"),
+        },
+        "days": {
+            "labels": [row.label for row in report.days],
+            "median": [_number(row.median) for row in report.days],
+            "expected": [row.expected for row in report.days],
+            "medianLabel": _("Median days"),
+            "expectedLabel": _("Expected days"),
+        },
+        "cycle": {
+            "labels": [f"{row.month:%Y-%m}" for row in report.months],
+            "median": [_number(row.median) for row in report.months],
+            "mean": [_number(row.mean) for row in report.months],
+            "deals": [row.deals for row in report.months],
+            "medianLabel": _("Median days"),
+            "meanLabel": _("Mean days"),
+            "dealsLabel": _("Deals screened"),
+            "daysAxis": _("Days"),
+            "dealsAxis": _("Deals"),
+        },
+    }
+
+
+@require_GET
+def analytics(request: HttpRequest) -> HttpResponse:
+    report = funnel_report(request.user)
+    context = {
+        "report": report,
+        "scope": _scope(request.user),
+        "cap_days": CAP_DAYS,
+        "cycle_months": CYCLE_MONTHS,
+        "kpi_cycle_months": KPI_CYCLE_MONTHS,
+    }
+    if report.run is not None:
+        context["stale"] = is_stale(report.run)
+        context["chart"] = _chart(report)
+    return render(request, "funnel/analytics.html", context)

@@ -1,0 +1,101 @@
+"""The pipeline board: a column per stage, the newest arrivals on top."""
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from crm.access import can_work_deal, deals_for
+from funnel.filters import DealFilter
+from funnel.models import CLOSED_STAGES, Stage, StageSetting
+from funnel.selectors import is_overdue, stage_settings
+
+CARDS_PER_COLUMN = 50
+# Funded and Lost only show what closed recently: the board is for the live pipeline, the deal
+# list and the analytics hold the history.
+CLOSED_WINDOW_DAYS = 90
+
+
+@dataclass
+class Column:
+    stage: str
+    setting: StageSetting | None
+    cards: list
+    has_more: bool
+    count: int
+    amount: Decimal
+    weighted: Decimal
+
+    @property
+    def label(self) -> str:
+        return self.setting.label if self.setting else str(Stage(self.stage).label)
+
+
+def board_columns(deals, settings: dict[str, StageSetting], now: datetime.datetime) -> list[Column]:
+    """Six card queries (one per column, each an index range scan with LIMIT) and one
+    aggregate for the totals: the same seven queries for 5 deals or 5 million."""
+    since = now - datetime.timedelta(days=CLOSED_WINDOW_DAYS)
+    # A closed deal entered its closed stage when it closed: filtering on stage_entered_at keeps
+    # every column an index range (deal_board*), where closed_at would need the table.
+    on_board = deals.filter(~Q(stage__in=CLOSED_STAGES) | Q(stage_entered_at__gte=since))
+    weighted = ExpressionWrapper(
+        F("amount") * F("probability") / Decimal(100), output_field=DecimalField(max_digits=22, decimal_places=2)
+    )
+    totals = {
+        row["stage"]: row
+        for row in on_board.order_by()
+        .values("stage")
+        .annotate(n=Count("id"), amount_sum=Sum("amount"), weighted_sum=Sum(weighted))
+    }
+    columns = []
+    for stage in Stage.values:
+        cards = list(
+            on_board.filter(stage=stage)
+            .select_related("customer", "owner")
+            .order_by("-stage_entered_at", "-id")[: CARDS_PER_COLUMN + 1]
+        )
+        for deal in cards:
+            deal.overdue = is_overdue(deal, settings, now)
+        total = totals.get(stage, {})
+        columns.append(
+            Column(
+                stage=stage,
+                setting=settings.get(stage),
+                cards=cards[:CARDS_PER_COLUMN],
+                has_more=len(cards) > CARDS_PER_COLUMN,
+                count=total.get("n", 0),
+                amount=total.get("amount_sum") or Decimal(0),
+                weighted=(total.get("weighted_sum") or Decimal(0)).quantize(Decimal("0.01")),
+            )
+        )
+    return columns
+
+
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    filterset = DealFilter(request.GET or None, queryset=deals_for(request.user), request=request, board=True)
+    settings = stage_settings()
+    now = timezone.now()
+    query = request.GET.copy()
+    query.pop("fragment", None)
+    context = {
+        "filter": filterset,
+        "settings": settings,
+        "now": now,
+        "query": query.urlencode(),
+        "can_work": can_work_deal(request.user),
+        "closed_window_days": CLOSED_WINDOW_DAYS,
+    }
+    if filterset.is_bound and not filterset.is_valid():
+        context["columns"] = []
+        return render(request, "funnel/board.html", context)
+    context["columns"] = board_columns(filterset.qs, settings, now)
+    template = "funnel/board.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#columns"
+    return render(request, template, context)

@@ -1,0 +1,86 @@
+"""Reads for the deal pages: everything a page shows, fetched in a fixed number of queries."""
+
+import datetime
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from customers.models import TierPolicy
+from funnel.gates import gate_problems, terms_outside_policy
+from funnel.models import (
+    OPEN_STAGES,
+    RANK,
+    ChecklistCheck,
+    ChecklistItem,
+    Deal,
+    ExceptionStatus,
+    Stage,
+    StageSetting,
+)
+from funnel.services import gate_context
+
+
+def stage_settings() -> dict[str, StageSetting]:
+    return {s.stage: s for s in StageSetting.objects.all()}
+
+
+@dataclass
+class ChecklistLine:
+    item: ChecklistItem
+    check: ChecklistCheck | None
+
+
+def is_overdue(deal: Deal, settings: dict[str, StageSetting], now: datetime.datetime) -> bool:
+    setting = settings.get(deal.stage)
+    return (
+        deal.stage in OPEN_STAGES
+        and setting is not None
+        and setting.expected_days is not None
+        and deal.days_in_stage(now) > setting.expected_days
+    )
+
+
+def next_stage(stage: str) -> str | None:
+    """The next layer forward, if the deal is open and not yet approved."""
+    if stage not in OPEN_STAGES or stage == Stage.APPROVED:
+        return None
+    rank = RANK[Stage(stage)] + 1
+    return next(s for s, r in RANK.items() if r == rank)
+
+
+def deal_page(deal: Deal) -> dict:
+    now = timezone.now()
+    settings = stage_settings()
+    checks = {c.item_id: c for c in ChecklistCheck.objects.filter(deal=deal).select_related("checked_by")}
+    items = ChecklistItem.objects.filter(is_active=True) | ChecklistItem.objects.filter(pk__in=checks.keys())
+    checklist = [ChecklistLine(item, checks.get(item.pk)) for item in items.distinct().order_by("order", "id")]
+    policy = TierPolicy.objects.filter(tier=deal.customer.tier).first()
+    exceptions = list(deal.exceptions.select_related("requested_by", "decided_by"))
+    timeline = list(deal.moves.select_related("by"))
+    for move in timeline:  # the names admins gave the stages, as on the board
+        move.from_label = settings[move.from_stage].label if move.from_stage in settings else ""
+        move.to_label = settings[move.to_stage].label if move.to_stage in settings else move.to_stage
+    upcoming = next_stage(deal.stage)
+    readiness = None
+    if upcoming:
+        ctx = gate_context(deal)
+        readiness = {
+            "stage": settings.get(upcoming),
+            "problems": gate_problems(deal, deal.customer, deal.stage, upcoming, ctx),
+        }
+    return {
+        "settings": settings,
+        "stage": settings.get(deal.stage),
+        "overdue": is_overdue(deal, settings, now),
+        "days_in_stage": deal.days_in_stage(now),
+        "timeline": timeline,
+        "checklist": checklist,
+        "checklist_done": all(line.check for line in checklist if line.item.is_active),
+        "documents": list(deal.documents.select_related("added_by")),
+        "exceptions": exceptions,
+        "pending_exception": next((e for e in exceptions if e.status == ExceptionStatus.PENDING), None),
+        "exception_covers": any(e.covers(deal) for e in exceptions),
+        "policy": policy,
+        "terms_problems": terms_outside_policy(deal, deal.customer, policy) if deal.is_open else [],
+        "readiness": readiness,
+    }

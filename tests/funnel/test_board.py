@@ -1,0 +1,160 @@
+import datetime
+import re
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from funnel.models import Deal
+from tests.factories import CustomerFactory, DealFactory
+
+pytestmark = pytest.mark.django_db
+
+BOARD = reverse("funnel:board")
+
+
+def column(html: str, stage: str) -> str:
+    """The HTML of one column (up to the next column)."""
+    start = html.index(f'data-testid="column-{stage}"')
+    following = html.find('data-testid="column-', start + 1)
+    return html[start : following if following != -1 else len(html)]
+
+
+def count_in(html: str, stage: str) -> int:
+    return int(re.search(r'data-testid="count">(\d+)<', column(html, stage)).group(1))
+
+
+def test_it_requires_login(client):
+    response = client.get(BOARD)
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_rm_sees_only_deals_of_own_customers(client, rm1, customer, other_customer, west_customer):
+    DealFactory(customer=customer, title="rm1 的项目")
+    DealFactory(customer=other_customer, title="rm2 的项目")
+    DealFactory(customer=west_customer, title="西部的项目")
+    client.force_login(rm1)
+    html = client.get(BOARD).content.decode()
+    assert "rm1 的项目" in html
+    assert "rm2 的项目" not in html
+    assert "西部的项目" not in html
+    assert count_in(html, "prospect") == 1
+
+
+def test_manager_sees_the_team_and_risk_sees_all(
+    client, manager, risk_officer, customer, other_customer, west_customer
+):
+    for c in (customer, other_customer, west_customer):
+        DealFactory(customer=c)
+    client.force_login(manager)
+    assert count_in(client.get(BOARD).content.decode(), "prospect") == 2
+    client.force_login(risk_officer)
+    assert count_in(client.get(BOARD).content.decode(), "prospect") == 3
+
+
+def test_column_totals_follow_the_filters(client, rm1, customer):
+    b_customer = CustomerFactory(owner=rm1, team=rm1.team, tier="B")
+    DealFactory(customer=customer, amount=Decimal("100000000"), probability=10)
+    DealFactory(customer=customer, amount=Decimal("20000000"), probability=10)
+    DealFactory(customer=b_customer, amount=Decimal("50000000"), probability=10, stage="preliminary")
+    client.force_login(rm1)
+
+    html = client.get(BOARD).content.decode()
+    prospect = column(html, "prospect")
+    assert count_in(html, "prospect") == 2
+    assert "¥120.0M" in prospect  # amount
+    assert "¥12.0M weighted" in prospect  # 10 % of it
+
+    html = client.get(BOARD, {"amount_min": "50000000"}).content.decode()
+    assert count_in(html, "prospect") == 1
+    assert "¥100.0M" in column(html, "prospect")
+    assert count_in(html, "preliminary") == 1
+
+    html = client.get(BOARD, {"tier": "B"}).content.decode()
+    assert count_in(html, "prospect") == 0
+    assert count_in(html, "preliminary") == 1
+
+
+def test_closed_deals_leave_the_board_after_ninety_days(client, rm1, customer):
+    now = timezone.now()
+    for title, stage, days in (("最近放款", "funded", 10), ("去年放款", "funded", 200), ("最近流失", "lost", 0)):
+        closed = now - datetime.timedelta(days=days)
+        DealFactory(
+            customer=customer,
+            title=title,
+            stage=stage,
+            lost_reason="pricing" if stage == "lost" else "",
+            closed_at=closed,
+            stage_entered_at=closed,
+        )
+    client.force_login(rm1)
+    html = client.get(BOARD).content.decode()
+    assert "最近放款" in html and "最近流失" in html
+    assert "去年放款" not in html
+    assert count_in(html, "funded") == 1
+
+
+def test_a_column_shows_fifty_cards_and_links_to_the_rest(client, rm1, customer):
+    now = timezone.now()
+    for i in range(52):
+        DealFactory(customer=customer, title=f"项目{i:02d}", stage_entered_at=now - datetime.timedelta(hours=i))
+    client.force_login(rm1)
+    html = client.get(BOARD).content.decode()
+    prospect = column(html, "prospect")
+    assert prospect.count('data-testid="deal-card"') == 50
+    assert count_in(html, "prospect") == 52  # the total counts every deal, not just the cards
+    assert "项目00" in prospect and "项目51" not in prospect  # newest arrivals first
+    assert 'data-testid="more"' in prospect
+    assert "stage=prospect" in prospect
+
+
+def test_a_deal_past_its_expected_days_is_marked_overdue(client, rm1, customer):
+    now = timezone.now()
+    DealFactory(customer=customer, title="拖延的项目", stage_entered_at=now - datetime.timedelta(days=31))
+    DealFactory(customer=customer, title="新项目", stage_entered_at=now - datetime.timedelta(days=3))
+    client.force_login(rm1)
+    prospect = column(client.get(BOARD).content.decode(), "prospect")
+    late = prospect[prospect.index("拖延的项目") :]
+    assert 'data-testid="overdue"' in late[: late.index("</article>")]
+    fresh = prospect[prospect.index("新项目") :]
+    assert 'data-testid="overdue"' not in fresh[: fresh.index("</article>")]
+
+
+def test_bad_filters_are_explained_not_a_crash(client, rm1, customer):
+    DealFactory(customer=customer)
+    client.force_login(rm1)
+    response = client.get(BOARD, {"amount_min": "lots"})
+    assert response.status_code == 200
+    assert "Correct the filters" in response.content.decode()
+
+
+def test_htmx_filtering_returns_only_the_columns(client, rm1, customer):
+    DealFactory(customer=customer)
+    client.force_login(rm1)
+    response = client.get(BOARD, {"tier": "AA"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="columns"')
+    assert "<nav" not in html
+    assert "tier=AA" in html  # the redraw after a move keeps the filters
+
+
+def test_query_count_does_not_grow_with_the_deals(client, manager, customer, other_customer):
+    client.force_login(manager)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(BOARD).status_code == 200
+        return len(ctx.captured_queries)
+
+    for stage in ("prospect", "preliminary", "due_diligence", "approved"):
+        DealFactory.create_batch(5, customer=customer, stage=stage)
+    few = queries()
+    for stage in ("prospect", "preliminary", "due_diligence", "approved"):
+        DealFactory.create_batch(45, customer=other_customer, stage=stage)
+    DealFactory.create_batch(30, customer=other_customer, stage="funded", closed_at=timezone.now())
+    assert Deal.objects.count() == 230
+    assert queries() == few
