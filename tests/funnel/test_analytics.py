@@ -31,7 +31,7 @@ from crm.locks import job_lock
 from crm.roles import Role
 from customers.models import Customer
 from funnel import services
-from funnel.analytics import CAP_DAYS, FunnelReport, funnel_report, median, rollup_rebuild
+from funnel.analytics import CAP_DAYS, FunnelReport, WholeDays, funnel_report, median, rollup_rebuild
 from funnel.models import Deal, FunnelRollup, RollupRun, Stage, StageMove, StageSetting
 from funnel.tasks import funnel_rollup_rebuild
 from tests.crm.test_celery_worker import wait_for
@@ -179,6 +179,15 @@ def test_it_takes_medians_of_days_in_stage_with_the_even_count_rule(portfolio, r
     assert by_stage(report.days, "expected") == {"prospect": 30, "preliminary": 21, "due_diligence": 45, "approved": 30}
 
 
+@pytest.mark.parametrize(
+    "span", [timedelta(0), timedelta(hours=23), timedelta(days=10) - timedelta(milliseconds=500), timedelta(days=10)]
+)
+def test_whole_days_are_floored_like_timedelta(customer, span):
+    d = deal(customer, Stage.APPROVED, 4, "1.00", 85, created=NOW - span, screened=NOW)
+    days = Deal.objects.filter(pk=d.pk).annotate(n=WholeDays("created_at", "screened_at")).values_list("n", flat=True)
+    assert days.get() == span.days
+
+
 def test_median_of_a_histogram():
     assert median({}) is None
     assert median({7: 1}) == Decimal("7.0")
@@ -278,6 +287,13 @@ def test_rm_with_customers_in_two_teams_sees_both(portfolio, rm1, other_team):
     deal(Customer.objects.get(owner=rm1, team=other_team), Stage.PROSPECT, 1, "100.00", 10)
     rollup_rebuild()
     assert sum(row.count for row in report_for(rm1).stages) == 8
+
+
+def test_a_customer_handed_to_another_rm_takes_its_figures_along(portfolio, customer, rm1, rm2):
+    Customer.objects.filter(pk=customer.pk).update(owner=rm2)
+    rollup_rebuild()
+    assert sum(row.count for row in report_for(rm1).stages) == 0
+    assert sum(row.count for row in report_for(rm2).stages) == 10
 
 
 # --- The rebuild ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer, Tier
+from funnel.analytics import rollup_rebuild
 from funnel.models import OPEN_STAGES, RANK, ChecklistCheck, ChecklistItem, Deal, LostReason, Stage, StageMove
 from funnel.services import proposed_terms, stage_settings
 
@@ -47,6 +48,8 @@ class Command(BaseCommand):
             if rng.random() < 0.35:
                 continue  # not every customer has a deal
             created += self.deal_for(customer, rng, settings, items, now)
+        # The analytics page reads a rollup the beat job refreshes; fill it now for the demo.
+        transaction.on_commit(rollup_rebuild)
         self.stdout.write(self.style.SUCCESS(f"Demo deals ready: {Deal.objects.count()} deals ({created} new)."))
 
     def deal_for(self, customer, rng, settings, items, now) -> int:
