@@ -7,6 +7,7 @@ ten deals and an admin with two million."""
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 
 from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
@@ -65,7 +66,7 @@ def _chart(report: FunnelReport) -> dict:
             "meanLabel": _("Mean days"),
             "dealsLabel": _("Deals screened"),
             "daysAxis": _("Days"),
-            "dealsAxis": _("Deals"),
+            "dealsAxis": pgettext("number of deals", "Deals"),
         },
     }
 

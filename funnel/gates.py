@@ -138,7 +138,7 @@ def terms_outside_policy(deal: Deal, customer: Customer, policy: TierPolicy | No
     if deal.spread_bps is None or deal.spread_bps < policy.spread_bps:
         problems.append(
             _("The rate spread must be at least %(policy)s bp for %(tier)s (proposed: %(proposed)s).")
-            % {"policy": policy.spread_bps, "tier": Tier(customer.tier).label, "proposed": _fmt(deal.spread_bps, " bp")}
+            % {"policy": policy.spread_bps, "tier": Tier(customer.tier).label, "proposed": _bp(deal.spread_bps)}
         )
     if deal.collateral_coverage is None or deal.collateral_coverage < policy.collateral_coverage:
         problems.append(
@@ -146,7 +146,7 @@ def terms_outside_policy(deal: Deal, customer: Customer, policy: TierPolicy | No
             % {
                 "policy": policy.collateral_coverage,
                 "tier": Tier(customer.tier).label,
-                "proposed": _fmt(deal.collateral_coverage, "%"),
+                "proposed": _percent(deal.collateral_coverage),
             }
         )
     limit = customer.credit_limit
@@ -159,8 +159,12 @@ def terms_outside_policy(deal: Deal, customer: Customer, policy: TierPolicy | No
     return problems
 
 
-def _fmt(value, unit: str) -> str:
-    return _("none") if value is None else f"{value}{unit}"
+def _bp(value) -> str:
+    return _("none") if value is None else _("%(value)s bp") % {"value": value}
+
+
+def _percent(value) -> str:
+    return _("none") if value is None else f"{value}%"
 
 
 def _approved(deal: Deal, customer: Customer, ctx: GateContext) -> list[str]:

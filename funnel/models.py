@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
@@ -294,7 +294,7 @@ class StageMove(models.Model):
     to_stage = models.CharField(_("to"), max_length=20, choices=Stage.choices)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(_("when"), default=timezone.now)
-    note = models.TextField(_("note"), max_length=2000, blank=True)
+    note = models.TextField(pgettext_lazy("remark on a deal", "note"), max_length=2000, blank=True)
     # Whole days the deal spent in ``from_stage`` before this move: median days in stage.
     days_in_from_stage = models.PositiveIntegerField(null=True, blank=True)
 
@@ -319,7 +319,7 @@ class ChecklistCheck(models.Model):
     item = models.ForeignKey(ChecklistItem, on_delete=models.CASCADE, related_name="+")
     checked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     checked_at = models.DateTimeField(default=timezone.now)
-    note = models.CharField(_("note"), max_length=500, blank=True)
+    note = models.CharField(pgettext_lazy("remark on a deal", "note"), max_length=500, blank=True)
 
     class Meta:
         verbose_name = _("checklist tick")
@@ -379,15 +379,22 @@ class TermsException(models.Model):
     collateral_coverage = models.DecimalField(max_digits=5, decimal_places=1, null=True)
     proposed_limit = models.DecimalField(max_digits=18, decimal_places=2, null=True)
     reason = models.TextField(_("why the exception is justified"), max_length=2000)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField(default=timezone.now)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now)
     status = models.CharField(
         _("status"), max_length=10, choices=ExceptionStatus.choices, default=ExceptionStatus.PENDING
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     decision_note = models.TextField(_("decision note"), max_length=2000, blank=True)
 
     class Meta:

@@ -56,7 +56,12 @@ def deal_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         deal = services.deal_create(by=request.user, customer=data.pop("customer"), **data)
-        messages.success(request, _("Deal %(title)s created in Prospect identified.") % {"title": deal.title})
+        first = stage_settings().get(deal.stage)
+        messages.success(
+            request,
+            _("Deal %(title)s created in %(stage)s.")
+            % {"title": deal.title, "stage": first.label if first else deal.get_stage_display()},
+        )
         return redirect("funnel:detail", deal.code)
     return render(request, "funnel/deal_form.html", {"form": form, "deal": None, "customer": customer})
 

@@ -9,7 +9,7 @@ from html import escape
 from django import template
 from django.urls import reverse
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import ngettext, pgettext
 
 from crm.templatetags.crm_tags import money_compact, tier_badge
 
@@ -27,7 +27,9 @@ class _CardKit:
         self.badges: dict[str, str] = {}
         self.days: dict[int, str] = {}
         self.overdue = (
-            '<span class="badge text-bg-danger ms-auto" data-testid="overdue">' + escape(gettext("Overdue")) + "</span>"
+            '<span class="badge text-bg-danger ms-auto" data-testid="overdue">'
+            + escape(pgettext("deal past its expected days in stage", "Overdue"))
+            + "</span>"
         )
 
     def badge(self, tier: str) -> str:
