@@ -4,6 +4,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -114,3 +115,184 @@ class Repayment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.received_on} {self.amount}"
+
+
+# --- Alerts ----------------------------------------------------------------------------------------
+class AlertKind(models.TextChoices):
+    """Every kind the alert rules are meant to cover. ``risk.alerts.KINDS`` says which of them
+    are implemented; ``AlertRule.clean`` refuses the others rather than saving a rule that
+    would never fire."""
+
+    TIER_DOWNGRADE = "tier_downgrade", _("Tier downgrade")
+    SCORE_DROP = "score_drop", _("Score drop")
+    BUREAU_DOWNGRADE = "bureau_downgrade", _("Credit bureau rating downgrade")
+    PAYMENT_OVERDUE = "payment_overdue", _("Payment overdue")
+    DEBT_RATIO_HIGH = "debt_ratio_high", _("Debt ratio too high")
+    LIMIT_BREACH = "limit_breach", _("Credit limit breached")
+    REVIEW_OVERDUE = "review_overdue", _("Review overdue")
+    DEAL_STALE = "deal_stale", _("Deal stale in its stage")
+    INPUTS_STALE = "inputs_stale", _("Scorecard inputs stale")
+
+
+class AlertSeverity(models.TextChoices):
+    INFO = "info", _("Info")
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
+
+
+class AlertStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    RESOLVED = "resolved", _("Resolved")
+
+
+# An acknowledged alert is still unresolved: it blocks a second alert for the same customer and rule.
+UNRESOLVED = [AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED]
+
+
+class AlertEventKind(models.TextChoices):
+    OPENED = "opened", _("Opened")
+    SEEN_AGAIN = "seen_again", _("Condition returned while still open")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    RESOLVED = "resolved", _("Resolved")
+    ASSIGNED = "assigned", _("Assigned")
+    ESCALATED = "escalated", _("Escalated")
+
+
+class AlertRule(models.Model):
+    """A condition watched over the portfolio (edited in Django admin)."""
+
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=30, choices=AlertKind.choices)
+    params = models.JSONField(
+        _("parameters"),
+        default=dict,
+        blank=True,
+        help_text=_("Depends on the kind; leave empty for the defaults."),
+    )
+    severity = models.CharField(
+        _("severity"), max_length=10, choices=AlertSeverity.choices, default=AlertSeverity.WARNING
+    )
+    tiers = models.JSONField(
+        _("tiers"),
+        default=list,
+        blank=True,
+        help_text=_('The customer tiers the rule applies to, e.g. ["AA", "A"]; empty for all tiers.'),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    escalate_after_hours = models.PositiveIntegerField(
+        _("escalate after (hours)"),
+        null=True,
+        blank=True,
+        help_text=_("Escalate an alert still open after this many hours; empty for never."),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        # risk.alerts knows the kinds and imports this module, hence the late import.
+        from risk.alerts import rule_problems
+
+        errors = rule_problems(kind=self.kind, params=self.params, tiers=self.tiers)
+        if errors:
+            raise ValidationError(errors)
+
+
+class AlertCondition(models.Model):
+    """Whether a customer was in a rule's bad state at the last evaluation, and since when.
+    This is what lets an alert be raised on the change into the bad state and not on every
+    run; rows exist only for customers that were bad at least once."""
+
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="+"
+    )
+    rule = models.ForeignKey(AlertRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="conditions")
+    is_bad = models.BooleanField(_("in the bad state"), default=False)
+    since = models.DateTimeField(_("since"), default=timezone.now)
+    last_checked = models.DateTimeField(_("last checked"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("alert condition")
+        verbose_name_plural = _("alert conditions")
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "customer"], name="one_condition_per_customer_and_rule"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.customer_id} {self.is_bad}"
+
+
+class Alert(models.Model):
+    """A customer entering a rule's bad state. Moves open → acknowledged → resolved; every
+    transition is an ``AlertEvent``."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(
+        "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="alerts"
+    )
+    rule = models.ForeignKey(AlertRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="alerts")
+    # Copied from the rule when raised: editing the rule later does not rewrite history.
+    severity = models.CharField(_("severity"), max_length=10, choices=AlertSeverity.choices)
+    status = models.CharField(_("status"), max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
+    observed = models.JSONField(_("observed"), default=dict, blank=True)
+    opened_at = models.DateTimeField(_("opened"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_note = models.TextField(_("resolution note"), max_length=5000, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        constraints = [
+            # Concurrent evaluations may both try to raise; the database lets one through.
+            models.UniqueConstraint(
+                fields=["customer", "rule"],
+                condition=Q(status__in=["open", "acknowledged"]),
+                name="one_open_alert_per_customer_and_rule",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-opened_at"], name="alert_status_opened")]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.customer_id} {self.status}"
+
+
+class AlertEvent(models.Model):
+    """Append-only: one row per transition of an alert, with who (empty: the system) and when."""
+
+    alert = models.ForeignKey(Alert, verbose_name=_("alert"), on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=20, choices=AlertEventKind.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    note = models.TextField(_("note"), max_length=5000, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("alert event")
+        verbose_name_plural = _("alert events")
+
+    def __str__(self) -> str:
+        return f"{self.alert_id} {self.kind}"
