@@ -4,7 +4,7 @@
 import copy
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -49,8 +49,8 @@ def deal_create(request: HttpRequest) -> HttpResponse:
     customer = None
     if code := request.GET.get("customer"):
         try:
-            customer = access_customer(request.user, code)
-        except Exception as exc:  # a malformed or foreign code: same answer as a missing one
+            customer = access_customer(request.user, code)  # missing or not theirs: 404
+        except ValidationError as exc:  # not a UUID at all: the same answer
             raise Http404 from exc
     form = DealForm(request.POST or None, user=request.user, customer=customer)
     if request.method == "POST" and form.is_valid():

@@ -78,6 +78,7 @@ def test_rm_cannot_create_a_deal_for_someone_elses_customer(client, rm1, other_c
     assert "No customer of yours has this credit code" in response.content.decode()
     assert not Deal.objects.exists()
     assert client.get(reverse("funnel:create"), {"customer": other_customer.code}).status_code == 404
+    assert client.get(reverse("funnel:create"), {"customer": "not-a-code"}).status_code == 404
 
 
 def test_create_refuses_a_zero_amount(client, rm1, ready_customer):
