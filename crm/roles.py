@@ -51,3 +51,16 @@ def is_team_manager(user) -> bool:
 
 def is_relationship_manager(user) -> bool:
     return role_of(user) == Role.RELATIONSHIP_MANAGER
+
+
+def visible_rows(queryset, user):
+    """The one rule for who sees which customer: everything for admins and risk officers, the
+    team's rows for a team manager, their own for an RM, nothing for anyone else. Applied to
+    customers and, through the copy of their customer's owner and team, to deals."""
+    if sees_all_customers(user):
+        return queryset
+    if is_team_manager(user):
+        return queryset.filter(team_id=user.team_id) if user.team_id else queryset.none()
+    if is_relationship_manager(user):
+        return queryset.filter(owner_id=user.pk)
+    return queryset.none()

@@ -13,13 +13,13 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm import spreadsheets
 from crm.access import customers_for
 from customers.exchange import export
 from customers.exchange.cells import MAX_ROWS, MAX_UPLOAD_BYTES, FileRejected, too_big_message
@@ -31,7 +31,7 @@ SESSION_KEY = "pending_imports"
 KEEP_SECONDS = 6 * 60 * 60  # an upload not confirmed within this time is deleted
 MAX_PENDING = 5  # per session; older ones are dropped
 MAX_ERRORS_SHOWN = 1000
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_TYPE = spreadsheets.XLSX_TYPE
 
 
 class ImportForm(forms.Form):
@@ -200,10 +200,4 @@ def customer_import_confirm(request: HttpRequest) -> HttpResponse:
 def customer_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The list as the user filtered it (same query parameters), every page of it."""
     filterset = CustomerFilter(request.GET or None, queryset=customers_for(request.user), request=request)
-    customers = filterset.qs
-    name = f"customers-{timezone.localdate():%Y%m%d}.{fmt}"
-    if fmt == "xlsx":
-        return FileResponse(export.xlsx_file(customers), as_attachment=True, filename=name, content_type=XLSX_TYPE)
-    response = StreamingHttpResponse(export.csv_lines(customers), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return export.download(filterset.qs, fmt)

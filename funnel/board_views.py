@@ -13,7 +13,6 @@ from django.views.decorators.http import require_GET
 from crm.access import can_work_deal, deals_for
 from funnel.filters import DealFilter
 from funnel.models import CLOSED_STAGES, OPEN_STAGES, Stage, StageSetting
-from funnel.selectors import stage_settings
 
 CARDS_PER_COLUMN = 50
 # Funded and Lost only show what closed recently: the board is for the live pipeline, the deal
@@ -89,7 +88,7 @@ def board_columns(deals, settings: dict[str, StageSetting], now: datetime.dateti
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
     filterset = DealFilter(request.GET or None, queryset=deals_for(request.user), request=request, board=True)
-    settings = stage_settings()
+    settings = StageSetting.objects.by_stage()
     now = timezone.now()
     query = request.GET.copy()
     query.pop("fragment", None)

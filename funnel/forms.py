@@ -7,7 +7,7 @@ from crm.access import customers_for
 from customers.credit_code import normalize_credit_code
 from funnel.gates import allowed_targets
 from funnel.models import RANK, ChecklistItem, Deal, DealDocument, LostReason, Stage, StageSetting
-from funnel.services import TERMS_FIELDS
+from funnel.services import EDITABLE_FIELDS, TERMS_FIELDS
 
 
 class CustomerByCreditCode(forms.ModelChoiceField):
@@ -21,17 +21,7 @@ class CustomerByCreditCode(forms.ModelChoiceField):
 class DealForm(forms.ModelForm):
     class Meta:
         model = Deal
-        fields = [
-            "title",
-            "project_type",
-            "amount",
-            "purpose",
-            "expected_close",
-            "probability",
-            "spread_bps",
-            "collateral_coverage",
-            "proposed_limit",
-        ]
+        fields = list(EDITABLE_FIELDS)
         widgets = {
             "amount": forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
             "proposed_limit": forms.NumberInput(attrs={"step": "0.01", "min": "0"}),

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.db.models import Q
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from crm.access import can_work_deal, deals_for
-from funnel import exchange, services
+from funnel import exchange
 from funnel.filters import DealFilter
 from funnel.models import Deal, DealQuerySet, StageSetting
 
@@ -142,7 +142,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     deals = deals.select_related("customer", "owner")
     page = keyset_page(deals, after=request.GET.get("after"), before=request.GET.get("before"))
     # The six stage settings once per request, not once per row.
-    stage_settings = services.stage_settings()
+    stage_settings = StageSetting.objects.by_stage()
     # Capped: "more than 1,000" is honest and costs at most 1,001 index entries, where a full COUNT
     # over two million deals would run on every page view.
     count = deals.order_by()[: COUNT_CAP + 1].count()
@@ -166,19 +166,12 @@ def deal_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """Every deal of the list as the user filtered it (same query parameters), not one page."""
     _filterset, deals = _filtered(request)
     deals = deals.order_by(*ORDER)
-    name = f"deals-{timezone.localdate():%Y%m%d}.{fmt}"
-    if fmt == "xlsx":
-        if exchange.too_many_for_xlsx(deals):
-            messages.error(
-                request,
-                _("More than %(limit)s deals match: too many for one Excel sheet. Narrow the filters or export CSV.")
-                % {"limit": f"{exchange.XLSX_MAX_ROWS:,}"},
-            )
-            query = _query_without_cursor(request)
-            return redirect(reverse("funnel:list") + (f"?{query}" if query else ""))
-        return FileResponse(
-            exchange.xlsx_file(deals), as_attachment=True, filename=name, content_type=exchange.XLSX_TYPE
+    if fmt == "xlsx" and exchange.too_many_for_xlsx(deals):
+        messages.error(
+            request,
+            _("More than %(limit)s deals match: too many for one Excel sheet. Narrow the filters or export CSV.")
+            % {"limit": f"{exchange.XLSX_MAX_ROWS:,}"},
         )
-    response = StreamingHttpResponse(exchange.csv_lines(deals), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+        query = _query_without_cursor(request)
+        return redirect(reverse("funnel:list") + (f"?{query}" if query else ""))
+    return exchange.download(deals, fmt)

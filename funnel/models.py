@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
+from crm.roles import visible_rows
 from customers.models import Customer
 
 
@@ -82,6 +82,12 @@ class LocalizedName(models.Model):
         return self.name
 
 
+class StageSettingQuerySet(models.QuerySet):
+    def by_stage(self) -> dict[str, "StageSetting"]:
+        """All six settings keyed by stage: pages load them once, not once per row."""
+        return {s.stage: s for s in self}
+
+
 class StageSetting(models.Model):
     """Per stage, what admins tune: the name shown, the win probability and how long a deal
     should sit in it before it counts as overdue."""
@@ -107,6 +113,8 @@ class StageSetting(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("A deal longer than this in the stage is overdue. Empty for Funded and Lost."),
     )
+
+    objects = StageSettingQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("stage setting")
@@ -150,13 +158,7 @@ class DealQuerySet(models.QuerySet):
         deal's own copy of the customer's owner and team (kept equal by a database trigger, see
         migration 0004) so that a page of an RM's deals is one index range, not a walk through
         two million deals checking each customer."""
-        if sees_all_customers(user):
-            return self
-        if is_team_manager(user):
-            return self.filter(team_id=user.team_id) if user.team_id else self.none()
-        if is_relationship_manager(user):
-            return self.filter(owner_id=user.pk)
-        return self.none()
+        return visible_rows(self, user)
 
     def open(self) -> "DealQuerySet":
         return self.filter(stage__in=OPEN_STAGES)

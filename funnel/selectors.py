@@ -20,10 +20,6 @@ from funnel.models import (
 from funnel.services import gate_context
 
 
-def stage_settings() -> dict[str, StageSetting]:
-    return {s.stage: s for s in StageSetting.objects.all()}
-
-
 @dataclass
 class ChecklistLine:
     item: ChecklistItem
@@ -50,7 +46,7 @@ def next_stage(stage: str) -> str | None:
 
 def deal_page(deal: Deal) -> dict:
     now = timezone.now()
-    settings = stage_settings()
+    settings = StageSetting.objects.by_stage()
     checks = {c.item_id: c for c in ChecklistCheck.objects.filter(deal=deal).select_related("checked_by")}
     items = ChecklistItem.objects.filter(is_active=True) | ChecklistItem.objects.filter(pk__in=checks.keys())
     checklist = [ChecklistLine(item, checks.get(item.pk)) for item in items.distinct().order_by("order", "id")]

@@ -53,10 +53,6 @@ class Funding:
     maturity_date: datetime.date | None = None
 
 
-def stage_settings() -> dict[str, StageSetting]:
-    return {s.stage: s for s in StageSetting.objects.all()}
-
-
 def proposed_terms(customer: Customer, amount: Decimal | None) -> dict[str, Any]:
     """Terms to start from: the customer's tier policy, the limit capped by its credit limit."""
     policy = TierPolicy.objects.filter(tier=customer.tier).first()

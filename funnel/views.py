@@ -22,8 +22,8 @@ from funnel.forms import (
     ExceptionRequestForm,
     MoveForm,
 )
-from funnel.models import Stage
-from funnel.selectors import deal_page, stage_settings
+from funnel.models import Stage, StageSetting
+from funnel.selectors import deal_page
 
 
 @require_GET
@@ -56,7 +56,7 @@ def deal_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         deal = services.deal_create(by=request.user, customer=data.pop("customer"), **data)
-        first = stage_settings().get(deal.stage)
+        first = StageSetting.objects.by_stage().get(deal.stage)
         messages.success(
             request,
             _("Deal %(title)s created in %(stage)s.")
@@ -95,7 +95,7 @@ def deal_move(request: HttpRequest, deal_code) -> HttpResponse:
     the gates' reasons when evidence is missing; 409 naming who moved the deal when the stage
     the user saw is out of date."""
     deal = access_deal(request.user, deal_code, for_update=True)
-    settings = stage_settings()
+    settings = StageSetting.objects.by_stage()
     form = MoveForm(request.POST or None, deal=deal, settings=settings, to_stage=request.GET.get("to"))
     status = 200
     problems: list[str] = []

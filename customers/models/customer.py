@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
+from crm.roles import visible_rows
 from customers.choices import (
     ActivityKind,
     CreditRating,
@@ -22,14 +22,8 @@ from customers.credit_code import validate_credit_code
 
 class CustomerQuerySet(models.QuerySet):
     def visible_to(self, user) -> "CustomerQuerySet":
-        """The one rule for who sees which customer; every page, export and job uses it."""
-        if sees_all_customers(user):
-            return self
-        if is_team_manager(user):
-            return self.filter(team_id=user.team_id) if user.team_id else self.none()
-        if is_relationship_manager(user):
-            return self.filter(owner_id=user.pk)
-        return self.none()
+        """Who sees which customer (crm.roles.visible_rows); every page, export and job uses it."""
+        return visible_rows(self, user)
 
     def search(self, text: str) -> "CustomerQuerySet":
         text = text.strip()

@@ -15,8 +15,18 @@ from django.utils import timezone
 
 from customers.models import Customer, Tier
 from funnel.analytics import rollup_rebuild
-from funnel.models import OPEN_STAGES, RANK, ChecklistCheck, ChecklistItem, Deal, LostReason, Stage, StageMove
-from funnel.services import proposed_terms, stage_settings
+from funnel.models import (
+    OPEN_STAGES,
+    RANK,
+    ChecklistCheck,
+    ChecklistItem,
+    Deal,
+    LostReason,
+    Stage,
+    StageMove,
+    StageSetting,
+)
+from funnel.services import proposed_terms
 
 TITLES = [
     "Solar farm phase II",
@@ -37,7 +47,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, **options):
-        settings = stage_settings()
+        settings = StageSetting.objects.by_stage()
         items = list(ChecklistItem.objects.filter(is_active=True))
         now = timezone.now()
         created = 0
