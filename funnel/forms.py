@@ -37,7 +37,7 @@ class DealForm(forms.ModelForm):
             self.fields["customer"] = CustomerByCreditCode(
                 queryset=customers_for(user),
                 to_field_name="credit_code",
-                label=_("customer's unified social credit code"),
+                label=_("Customer's unified social credit code"),
                 widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "class": "font-monospace"}),
                 error_messages={
                     "invalid_choice": _("No customer of yours has this credit code. Register the customer first.")
