@@ -2,12 +2,14 @@
 same answer (404), so nobody can probe for customers that are not theirs."""
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from crm.models import User
 from crm.roles import Role, role_of
 from customers.models import Contact, Customer, CustomerQuerySet
 from funnel.models import Deal, DealQuerySet
+from risk.models import Alert, Facility
 
 
 def customers_for(user) -> CustomerQuerySet:
@@ -83,3 +85,54 @@ def can_decide_exception(user, deal: Deal) -> bool:
     if role == Role.ADMIN:
         return True
     return role == Role.TEAM_MANAGER and user.team_id is not None and user.team_id == deal.customer.team_id
+
+
+def alerts_for(user):
+    """Alerts follow their customer: whoever sees the customer sees its alerts."""
+    return Alert.objects.filter(customer__in=customers_for(user))
+
+
+def access_alert(user, code, *, for_update: bool = False) -> Alert:
+    alert = get_object_or_404(
+        alerts_for(user).select_related("customer", "customer__owner", "customer__team", "rule", "assignee"),
+        code=code,
+    )
+    if for_update and not can_work_alert(user, alert):
+        raise PermissionDenied
+    return alert
+
+
+def can_work_alert(user, alert: Alert | None = None) -> bool:
+    """Acknowledge, resolve and assign: RMs answer alerts on their own customers, managers on
+    their team's, risk officers and admins on any (``alerts_for`` already limits which)."""
+    return role_of(user) in (Role.ADMIN, Role.RISK_OFFICER, Role.TEAM_MANAGER, Role.RELATIONSHIP_MANAGER)
+
+
+def alert_assignees(alert: Alert):
+    """Whom an alert may be assigned to: the active users who may see its customer."""
+    customer = alert.customer
+    return (
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(groups__name__in=[Role.ADMIN.value, Role.RISK_OFFICER.value])
+            | Q(groups__name=Role.TEAM_MANAGER.value, team_id=customer.team_id)
+            | Q(groups__name=Role.RELATIONSHIP_MANAGER.value, pk=customer.owner_id)
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def facilities_for(user):
+    return Facility.objects.filter(customer__in=customers_for(user))
+
+
+def can_import_repayments(user) -> bool:
+    """Repayments are booked by risk officers (and admins) from the bank's statements."""
+    return role_of(user) in (Role.ADMIN, Role.RISK_OFFICER)
+
+
+def sees_risk_dashboard(user) -> bool:
+    """The dashboard is the managers' page; an RM sees their own customers' figures on it too."""
+    return role_of(user) is not None

@@ -17,5 +17,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("customers/", include("customers.urls")),
     path("funnel/", include("funnel.urls")),
+    path("risk/", include("risk.urls")),
     path("admin/", admin.site.urls),
 ]

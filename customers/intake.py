@@ -27,9 +27,10 @@ SOURCE_MODELS = {
 }
 
 
-def _latest(model, field: str):
+def _latest(model, field: str, skip: int = 0):
+    """The field of the customer's newest record (``skip=1``: of the one before it)."""
     newest = model.objects.filter(customer_id=OuterRef("pk")).order_by("-as_of", "-id")
-    return Subquery(newest.values(field)[:1])
+    return Subquery(newest.values(field)[skip : skip + 1])
 
 
 def _ratio(numerator: str, denominator: str):
@@ -56,6 +57,7 @@ def inputs_refresh(*, customer_ids: Iterable[int]) -> int:
     )
     return Customer.objects.filter(pk__in=ids).update(
         bureau_rating=Coalesce(_latest(CreditReport, "rating"), Value("")),
+        previous_bureau_rating=Coalesce(_latest(CreditReport, "rating", 1), Value("")),
         overdue_count=_latest(CreditReport, "overdue_count"),
         has_litigation=_latest(CreditReport, "litigation"),
         credit_report_date=_latest(CreditReport, "as_of"),

@@ -214,7 +214,9 @@ def regrade_batch(
         f"c.registered_capital * {_policy_case(policies, 'capital_multiple', p)}",
         _policy_case(policies, "limit_cap", p),
     )
-    review = d.add_days("c.last_review_date", _policy_case(policies, "review_interval_days", p))
+    scheduled = d.add_days("c.last_review_date", _policy_case(policies, "review_interval_days", p))
+    # A customer on the watch list (risk.watch) is reviewed by its watch date if that is sooner.
+    review = f"(CASE WHEN c.watch_review_by < {scheduled} THEN c.watch_review_by ELSE {scheduled} END)"
     grade_changed = (
         "("
         + " OR ".join(
@@ -242,6 +244,7 @@ def regrade_batch(
     update = f"""
         UPDATE {TABLE} AS c SET
             previous_tier = CASE WHEN {grade_changed} THEN c.tier ELSE c.previous_tier END,
+            previous_score = CASE WHEN {grade_changed} THEN c.score ELSE c.previous_score END,
             graded_at = CASE WHEN {grade_changed} THEN {stamp} ELSE c.graded_at END,
             tier = e.tier,
             computed_tier = e.computed_tier,

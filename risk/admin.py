@@ -75,8 +75,9 @@ class FacilityAdmin(admin.ModelAdmin):
     ]
     list_select_related = ["customer", "deal"]
     search_fields = ["customer__name", "deal__title"]
-    # Outstanding follows from drawn, schedule and repayments (risk.services); never typed in.
-    readonly_fields = ["code", "customer", "deal", "outstanding", "created_by", "created_at"]
+    # Outstanding follows from drawn, schedule and repayments (risk.services), and the limit from
+    # the granted limit and the customer's tier policy (risk.watch); neither is typed in.
+    readonly_fields = ["code", "customer", "deal", "limit", "outstanding", "created_by", "created_at"]
     inlines = [InstallmentInline, RepaymentInline]
     show_full_result_count = False
 

@@ -23,6 +23,12 @@ class Facility(models.Model):
     deal = models.OneToOneField(
         "funnel.Deal", verbose_name=_("originating deal"), on_delete=models.PROTECT, related_name="facility"
     )
+    # What was approved at funding. ``limit`` is the part of it the customer's tier policy allows
+    # today: risk.watch.facility_limits_follow() keeps it at min(granted, customer credit limit),
+    # so a downgrade lowers it and drawn above it becomes a limit breach.
+    granted_limit = models.DecimalField(
+        _("granted limit (CNY)"), max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
     limit = models.DecimalField(
         _("limit (CNY)"), max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
     )
@@ -254,6 +260,17 @@ class Alert(models.Model):
     )
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     resolved_note = models.TextField(_("resolution note"), max_length=5000, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    # Set once, by the escalation job (compare-and-set on escalated_at IS NULL).
+    escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
+    escalated_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("escalated to"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -267,7 +284,16 @@ class Alert(models.Model):
                 name="one_open_alert_per_customer_and_rule",
             ),
         ]
-        indexes = [models.Index(fields=["status", "-opened_at"], name="alert_status_opened")]
+        indexes = [
+            models.Index(fields=["status", "-opened_at"], name="alert_status_opened"),
+            models.Index(fields=["customer", "status"], name="alert_customer_status"),
+            # The escalation job's candidates: open critical alerts not yet escalated.
+            models.Index(
+                fields=["opened_at"],
+                condition=Q(status="open", severity="critical", escalated_at__isnull=True),
+                name="alert_to_escalate",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.rule_id} {self.customer_id} {self.status}"
@@ -296,3 +322,55 @@ class AlertEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alert_id} {self.kind}"
+
+
+class AlertDigest(models.Model):
+    """One row per manager and day a digest was sent: what makes the daily digest idempotent
+    (the row is claimed before the mail goes out; a second run finds it and sends nothing)."""
+
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("manager"), on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    alerts = models.PositiveIntegerField(_("alerts"), default=0)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-day", "manager_id"]
+        verbose_name = _("alert digest")
+        verbose_name_plural = _("alert digests")
+        constraints = [models.UniqueConstraint(fields=["manager", "day"], name="one_digest_per_manager_and_day")]
+
+    def __str__(self) -> str:
+        return f"{self.manager_id} {self.day}"
+
+
+class RiskMonth(models.Model):
+    """Precomputed monthly figures behind the risk dashboard's KPIs, rebuilt by a beat job
+    (risk.dashboard.rollup_rebuild). Levels as in funnel.FunnelRollup: per (owner, team) with
+    both set, per team (owner NULL), firm-wide (both NULL); never sum across levels.
+
+    Flows (due, repaid, alerts, screening) are recomputed for every month kept; stocks
+    (exposure) can only be observed now, so the current month's snapshot is rewritten by each
+    run and a past month keeps the last snapshot taken in it."""
+
+    month = models.DateField()  # first day of the month, local time
+    owner_id = models.IntegerField(null=True)
+    team_id = models.IntegerField(null=True)
+    due = models.DecimalField(max_digits=22, decimal_places=2, default=Decimal("0"))
+    repaid = models.DecimalField(max_digits=22, decimal_places=2, default=Decimal("0"))
+    exposure = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    exposure_b = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    exposure_overdue = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    alerts_new = models.PositiveIntegerField(default=0)
+    screened = models.PositiveIntegerField(default=0)  # deals reaching a decision in the month
+    screened_funded = models.PositiveIntegerField(default=0)  # of those, approved or funded
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner_id", "month"], name="risk_month_owner"),
+            models.Index(fields=["team_id", "month"], condition=Q(owner_id__isnull=True), name="risk_month_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month} {self.owner_id} {self.team_id}"

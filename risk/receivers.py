@@ -11,10 +11,12 @@ from risk.models import Facility
 def facility_open(sender, *, deal, by, amount, start_date, maturity_date, **kwargs) -> None:
     """A funded deal becomes a facility for monitoring: the approved limit, drawn in full at
     the start (drawdown schedules are kept on the facility afterwards)."""
+    granted = deal.proposed_limit if deal.proposed_limit is not None else amount
     Facility.objects.create(
         customer_id=deal.customer_id,
         deal=deal,
-        limit=deal.proposed_limit if deal.proposed_limit is not None else amount,
+        granted_limit=granted,
+        limit=granted,
         drawn=amount,
         outstanding=amount,
         start_date=start_date,

@@ -55,6 +55,10 @@ GRADING_FIELDS = [
     "credit_limit",
     "last_review_date",
     "next_review_date",
+    "previous_score",
+    "previous_bureau_rating",
+    "watch_review_by",
+    "review_reminded_for",
 ]
 
 
@@ -103,6 +107,10 @@ class Customer(models.Model):
     # --- Grading inputs: the latest value of each data source, kept current by the intake
     # services so that the whole portfolio can be graded by one statement per batch.
     bureau_rating = models.CharField(_("credit bureau rating"), max_length=3, choices=CreditRating.choices, blank=True)
+    # The rating of the credit report before the latest one (the bureau-downgrade alert rule).
+    previous_bureau_rating = models.CharField(
+        _("previous credit bureau rating"), max_length=3, choices=CreditRating.choices, blank=True
+    )
     has_litigation = models.BooleanField(_("pending litigation"), null=True)
     overdue_count = models.PositiveIntegerField(_("overdue payments"), null=True)
     debt_ratio = models.DecimalField(_("debt ratio"), max_digits=9, decimal_places=4, null=True)
@@ -118,6 +126,8 @@ class Customer(models.Model):
     computed_tier = models.CharField(_("computed tier"), max_length=10, choices=Tier.choices, default=Tier.UNRATED)
     previous_tier = models.CharField(_("previous tier"), max_length=10, choices=Tier.choices, blank=True)
     score = models.DecimalField(_("score"), max_digits=6, decimal_places=2, null=True, blank=True)
+    # The score before the latest grade change, like previous_tier (the score-drop alert rule).
+    previous_score = models.DecimalField(_("previous score"), max_digits=6, decimal_places=2, null=True, blank=True)
     breakdown = models.JSONField(_("points per criterion"), null=True, blank=True)
     scorecard = models.ForeignKey(
         "customers.Scorecard", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -128,6 +138,11 @@ class Customer(models.Model):
     credit_limit = models.DecimalField(_("credit limit (CNY)"), max_digits=18, decimal_places=2, null=True)
     last_review_date = models.DateField(_("last reviewed"), default=timezone.localdate)
     next_review_date = models.DateField(_("next review"), null=True, blank=True)
+    # Watch list (written by risk.watch): while an open warning or critical alert stands, the
+    # review is due by this date at the latest; re-grading keeps next_review_date at or before it.
+    watch_review_by = models.DateField(_("on the watch list: review by"), null=True, blank=True)
+    # The next_review_date an RM was last reminded of (risk.reviews): a reminder goes out once.
+    review_reminded_for = models.DateField(_("review reminder sent for"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -427,7 +427,7 @@ def test_admin_records_a_repayment_and_shows_it_read_only(client, admin_user, sc
         page = client.get(url)
         assert page.status_code == 200
         data = {
-            "limit": "1200000.00",
+            "granted_limit": "1200000.00",
             "drawn": "1000000.00",
             "start_date": "2025-01-01",
             "maturity_date": "2027-12-31",
