@@ -125,9 +125,8 @@ class Repayment(models.Model):
 
 # --- Alerts ----------------------------------------------------------------------------------------
 class AlertKind(models.TextChoices):
-    """Every kind the alert rules are meant to cover. ``risk.alerts.KINDS`` says which of them
-    are implemented; ``AlertRule.clean`` refuses the others rather than saving a rule that
-    would never fire."""
+    """Every kind of condition an alert rule can watch; ``risk.alerts.KINDS`` holds how each is
+    evaluated and which parameters it takes."""
 
     TIER_DOWNGRADE = "tier_downgrade", _("Tier downgrade")
     SCORE_DROP = "score_drop", _("Score drop")
@@ -296,7 +295,7 @@ class Alert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.rule_id} {self.customer_id} {self.status}"
+        return f"{self.rule} · {self.customer} ({self.get_status_display()})"
 
 
 class AlertEvent(models.Model):

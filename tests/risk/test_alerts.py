@@ -8,7 +8,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.models import Customer, Grade, GradeReason
-from risk.alerts import AlertTransitionRefused, alert_acknowledge, alert_resolve, evaluate
+from risk.alerts import KINDS, AlertTransitionRefused, alert_acknowledge, alert_resolve, evaluate
+from risk.alerts.evaluation import BATCH_SIZE
 from risk.models import (
     Alert,
     AlertCondition,
@@ -20,7 +21,9 @@ from risk.models import (
     AlertStatus,
     Facility,
 )
-from tests.risk.conftest import SCHEDULE, add_repayments, make_facility
+from risk.selectors import facilities_overdue_more_than
+from tests.factories import CustomerFactory
+from tests.risk.conftest import SCHEDULE, add_installments, add_repayments, make_facility
 
 D = Decimal
 T0 = datetime.datetime(2025, 6, 1, 2, 0, tzinfo=datetime.UTC)
@@ -178,6 +181,47 @@ def test_overdue_days_parameter(scheduled):
     assert evaluate(today=datetime.date(2025, 4, 11))["raised"] == 1
 
 
+def test_overdue_rule_and_the_facility_selector_agree_on_who_is_overdue(rm1):
+    """payment_overdue's bad set is computed as totals, risk.selectors by the waterfall: the
+    same customers for every day and threshold, to the fen."""
+    cases = {
+        "nothing paid": [],
+        "first installment paid": [(datetime.date(2025, 3, 31), "105000.00")],
+        "a fen short": [(datetime.date(2025, 3, 31), "104999.99")],
+        "two paid late": [(datetime.date(2025, 5, 10), "209500.00")],
+        "paid ahead": [(datetime.date(2025, 2, 1), "500000.00")],
+        "paid in pieces": [(datetime.date(2025, 4, 2), "60000.00"), (datetime.date(2025, 4, 20), "45000.01")],
+        # Exactly the first installment; as binary floats (SQLite) 105000 minus these is 1.5e-11.
+        "paid in odd pieces": [
+            (datetime.date(2025, 3, 20), "35000.02"),
+            (datetime.date(2025, 3, 25), "35000.14"),
+            (datetime.date(2025, 3, 31), "34999.84"),
+        ],
+    }
+    for rows in cases.values():
+        facility = make_facility(CustomerFactory(owner=rm1, team=rm1.team))
+        add_installments(facility, SCHEDULE)
+        add_repayments(facility, rows)
+    make_facility(CustomerFactory(owner=rm1, team=rm1.team))  # no schedule: never overdue
+    kind = KINDS[AlertKind.PAYMENT_OVERDUE]
+    seen = set()
+    for today in (datetime.date(2025, m, d) for m, d in [(3, 31), (4, 1), (4, 30), (5, 1), (5, 9), (5, 31), (7, 15)]):
+        for days in (0, 1, 9, 30, 31):
+            by_totals = set(kind.bad_customers(Customer.objects.all(), {"days": days}, today))
+            by_waterfall = set(facilities_overdue_more_than(days, today=today).values_list("customer_id", flat=True))
+            assert by_totals == by_waterfall, (today, days)
+            seen.add(len(by_totals))
+    assert len(seen) > 3  # the cases do tell the two apart from "always" and "never"
+
+
+def test_overdue_rule_tiers_limit_who_is_watched(scheduled, other_customer):
+    rule_for(AlertKind.PAYMENT_OVERDUE, tiers=["B"])
+    add_installments(make_facility(other_customer), SCHEDULE)
+    Customer.objects.filter(pk=other_customer.pk).update(tier="B")
+    assert evaluate(today=datetime.date(2025, 6, 1))["raised"] == 1
+    assert Alert.objects.get().customer == other_customer
+
+
 # --- Limit breach ----------------------------------------------------------------------------------
 @pytest.fixture
 def breach_rule(db):
@@ -252,6 +296,52 @@ def test_running_twice_creates_nothing_new(customer, other_customer, downgrade_r
     assert counts() == before
 
 
+def test_a_rerun_minutes_later_rewrites_no_row_and_the_next_hourly_run_refreshes_last_seen(customer, breach_rule):
+    make_facility(customer)
+    set_limit(customer, "1.00")
+    with time_machine.travel(T0, tick=False):
+        evaluate()
+    with time_machine.travel(T0 + datetime.timedelta(minutes=5), tick=False):
+        assert evaluate()["still_bad"] == 1
+    assert Alert.objects.get().last_seen_at == T0
+    assert AlertCondition.objects.get().last_checked == T0
+
+    with time_machine.travel(T0 + datetime.timedelta(hours=1), tick=False):
+        assert evaluate()["still_bad"] == 1
+    assert Alert.objects.get().last_seen_at == T0 + datetime.timedelta(hours=1)
+    assert AlertCondition.objects.get().last_checked == T0 + datetime.timedelta(hours=1)
+
+
+def test_full_batches_of_customers_each_get_one_alert(rm1):
+    """More bad customers than one batch holds (the raw inserts bind a parameter or more per
+    customer: within both databases' limits)."""
+    many = BATCH_SIZE + 7
+    Customer.objects.bulk_create(
+        Customer(
+            name=f"Bulk {i}",
+            credit_code=f"BULK{i:014d}",
+            industry="energy",
+            registered_capital=D("1000000.00"),
+            industry_position="major",
+            owner=rm1,
+            team=rm1.team,
+            next_review_date=datetime.date(2025, 5, 1),
+        )
+        for i in range(many)
+    )
+    rule_for(AlertKind.REVIEW_OVERDUE)
+    assert evaluate(today=datetime.date(2025, 6, 1))["raised"] == many
+    assert Alert.objects.values("customer").distinct().count() == many
+    assert AlertEvent.objects.filter(kind=AlertEventKind.OPENED).count() == many
+    assert Alert.objects.filter(observed__days_overdue=31).count() == many
+    assert evaluate(today=datetime.date(2025, 6, 1)) == {
+        "raised": 0,
+        "seen_again": 0,
+        "still_bad": many,
+        "recovered": 0,
+    }
+
+
 def test_database_refuses_a_second_unresolved_alert_for_customer_and_rule(customer, breach_rule):
     Alert.objects.create(customer=customer, rule=breach_rule, severity="warning")
     for status in (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED):
@@ -262,14 +352,17 @@ def test_database_refuses_a_second_unresolved_alert_for_customer_and_rule(custom
     Alert.objects.create(customer=customer, rule=breach_rule, severity="warning", status=AlertStatus.RESOLVED)
 
 
-def test_an_alert_raised_by_a_concurrent_run_is_not_duplicated(customer, breach_rule):
-    """Another worker inserted the alert but its condition row is not (yet) bad: the insert is
-    skipped by the unique constraint and the existing alert is kept."""
+def test_an_unresolved_alert_written_outside_the_evaluation_is_not_duplicated(customer, breach_rule):
+    """An open alert with no condition row behind it (written by hand, say): the database
+    refuses a second one, and the evaluation notes on the existing alert that it saw the
+    condition, instead of failing."""
     existing = Alert.objects.create(customer=customer, rule=breach_rule, severity="warning")
     make_facility(customer)
     set_limit(customer, "1.00")
-    assert evaluate()["raised"] == 0
+    assert evaluate() == {"raised": 0, "seen_again": 1, "still_bad": 0, "recovered": 0}
     assert list(Alert.objects.all()) == [existing]
+    assert [e.kind for e in existing.events.all()] == [AlertEventKind.SEEN_AGAIN]
+    assert AlertCondition.objects.get().is_bad
 
 
 # --- Lifecycle -------------------------------------------------------------------------------------
@@ -337,10 +430,17 @@ def test_clean_accepts_the_implemented_kinds_with_or_without_params(db):
     AlertRule(name="r", kind=AlertKind.LIMIT_BREACH, severity="info").full_clean()
 
 
-def test_clean_refuses_unimplemented_kinds(db):
-    errors = errors_of(kind=AlertKind.SCORE_DROP)
-    assert "not implemented" in errors["kind"][0]
-    assert "Score drop" in errors["kind"][0]
+def test_every_kind_of_rule_can_be_saved_with_its_defaults_and_evaluated(db):
+    assert set(KINDS) == set(AlertKind.values)
+    for kind in AlertKind.values:
+        AlertRule(name="r", kind=kind, severity="info").full_clean()
+        rule_for(kind)
+    assert evaluate() == {"raised": 0, "seen_again": 0, "still_bad": 0, "recovered": 0}
+
+
+def test_clean_refuses_a_kind_that_does_not_exist(db):
+    errors = errors_of(kind="sunspots")
+    assert any("“sunspots” is not a kind of alert rule" in message for message in errors["kind"])
 
 
 def test_clean_refuses_unknown_and_invalid_params(db):
