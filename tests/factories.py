@@ -82,8 +82,9 @@ class ActivityFactory(factory.django.DjangoModelFactory):
 
 
 def ensure_shipped_data() -> None:
-    """Re-create what data migrations ship (roles, default scorecard, tier policies) when a
-    flushed transactional test left the database empty."""
+    """Re-create what data migrations ship (roles, default scorecard, tier policies, stage
+    settings, alert rules and beat schedules) when a flushed transactional test left the
+    database empty."""
     import importlib
 
     from django.apps import apps as global_apps
@@ -98,6 +99,10 @@ def ensure_shipped_data() -> None:
 
     if not StageSetting.objects.exists():
         importlib.import_module("funnel.migrations.0002_defaults").create(global_apps, None)
+    from risk.models import AlertRule
+
+    if not AlertRule.objects.exists():
+        importlib.import_module("risk.migrations.0005_defaults").create(global_apps, None)
 
 
 class DealFactory(factory.django.DjangoModelFactory):

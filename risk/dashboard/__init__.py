@@ -1,0 +1,97 @@
+"""The risk dashboard's figures: the method's KPIs (资金回收率 fund recovery rate, 投资组合风险
+portfolio risk, 客户筛选效率 screening efficiency) month by month, and the live panels.
+
+Three halves, as funnel.analytics:
+
+- ``rollup_rebuild()`` (the beat job, every 30 minutes) rewrites ``RiskMonth`` in one
+  transaction. Flows are recomputed for the last ``MONTHS_KEPT`` months by one
+  ``INSERT … SELECT`` over a UNION ALL of grouped ORM querysets (installments due, repayments
+  received, alerts opened, deals screened) at the owner level, then two more that add the team
+  and firm-wide totals. Stocks (exposure) can only be observed now: this month's snapshot is
+  taken by every run, and a past month keeps the last snapshot taken in it.
+- ``risk_report(user)`` (the page) sums the rollup rows of the user's level per month in a
+  single query and derives the KPIs, the trend and the baseline from those sums in Python.
+- ``risk.dashboard.live``: the panels about now (alerts, watch list, reviews overdue, exposure
+  by tier), bounded live queries over querysets the caller scoped with the access helpers.
+
+Definitions (also stated on the page):
+
+- fund recovery rate = repaid ÷ due: repayments received in the period ÷ principal + interest
+  of the installments falling due in it (this month: up to today). It can pass 100 % when late
+  payments of earlier months come in.
+- portfolio risk = at risk ÷ outstanding, where at risk = outstanding of the facilities whose
+  customer is tier B or that have anything overdue, each facility counted once
+  (``exposure_b`` + ``exposure_overdue``; the latter holds overdue facilities outside tier B).
+  Over several months: the sum of the monthly snapshots, i.e. an exposure-weighted average.
+- screening efficiency = screened deals that reached Approved or beyond ÷ deals screened
+  (whose screening ended — first Approved or Lost — in the period).
+
+Each is a ratio of sums over the period, never an average of monthly ratios.
+"""
+
+from risk.dashboard.live import (
+    ACT_ON,
+    ACT_SIZE,
+    SEVERITIES,
+    TIERS,
+    WEEKS,
+    AlertCounts,
+    CustomerList,
+    TierExposure,
+    WeekRow,
+    alert_summary,
+    alerts_to_act_on,
+    exposure_by_tier,
+    reviews_overdue,
+    watch_list,
+)
+from risk.dashboard.report import (
+    BASELINE_MONTHS,
+    CURRENT_MONTHS,
+    KPIS,
+    TREND_MONTHS,
+    Figures,
+    Kpi,
+    Period,
+    RiskReport,
+    default_baseline,
+    kept_months,
+    monthly_figures,
+    percent,
+    risk_report,
+    rollup_rows,
+)
+from risk.dashboard.rollup import MONTHS_KEPT, rollup_rebuild
+
+__all__ = [
+    "ACT_ON",
+    "ACT_SIZE",
+    "BASELINE_MONTHS",
+    "CURRENT_MONTHS",
+    "KPIS",
+    "MONTHS_KEPT",
+    "SEVERITIES",
+    "TIERS",
+    "TREND_MONTHS",
+    "WEEKS",
+    "AlertCounts",
+    "CustomerList",
+    "Figures",
+    "Kpi",
+    "Period",
+    "RiskReport",
+    "TierExposure",
+    "WeekRow",
+    "alert_summary",
+    "alerts_to_act_on",
+    "default_baseline",
+    "exposure_by_tier",
+    "kept_months",
+    "monthly_figures",
+    "percent",
+    "reviews_overdue",
+    "risk_report",
+    "rollup_rebuild",
+    "rollup_rows",
+    "watch_list",
+]

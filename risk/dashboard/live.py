@@ -1,0 +1,240 @@
+"""The dashboard's live panels: alerts, the watch list, reviews overdue and exposure by tier.
+
+Selectors only. Each takes a queryset the caller has already scoped with the access helpers
+(``customers_for`` / ``alerts_for``), so nothing here can count a customer the user may not
+see. Every query is bounded: a LIMIT on an index order, a range on an indexed column, or a
+GROUP BY into a handful of rows."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from crm.models import Team
+from customers.choices import Tier
+from customers.models import Customer
+from risk.models import UNRESOLVED, AlertSeverity, AlertStatus
+
+SEVERITIES = [AlertSeverity.CRITICAL, AlertSeverity.WARNING, AlertSeverity.INFO]  # worst first
+ACT_ON = [AlertSeverity.CRITICAL, AlertSeverity.WARNING]
+TIERS = [Tier.AA, Tier.A, Tier.B, Tier.UNRATED]
+WEEKS = 12
+LIST_SIZE = 20  # watch list and reviews overdue
+ACT_SIZE = 10  # alerts to act on
+_CENT = Decimal("0.01")
+_OWNER = ("owner__username", "owner__first_name", "owner__last_name")
+
+
+# --- Unresolved alerts by severity and team --------------------------------------------------
+@dataclass(frozen=True)
+class SeverityCount:
+    severity: str
+    label: str
+    open: int
+    acknowledged: int
+
+    @property
+    def total(self) -> int:
+        return self.open + self.acknowledged
+
+
+@dataclass(frozen=True)
+class TeamAlerts:
+    code: str  # the team's public code: the alert list's team filter takes it
+    name: str
+    counts: dict[str, int]  # severity -> unresolved alerts
+    cells: list[tuple[str, int]]  # (severity, count) in SEVERITIES order, for the template
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class AlertCounts:
+    severities: list[SeverityCount]
+    teams: list[TeamAlerts]
+
+    @property
+    def open(self) -> int:
+        return sum(row.open for row in self.severities)
+
+    @property
+    def unresolved(self) -> int:
+        return sum(row.total for row in self.severities)
+
+
+def alerts_to_act_on(alerts: QuerySet, *, limit: int = ACT_SIZE) -> list:
+    """The newest unresolved critical and warning alerts: open ones wait for someone to
+    acknowledge them, acknowledged ones for the note that resolves them."""
+    return list(
+        alerts.filter(status__in=UNRESOLVED, severity__in=ACT_ON)
+        .select_related("customer", "rule", "assignee")
+        .order_by("-opened_at", "-id")[:limit]
+    )
+
+
+@dataclass(frozen=True)
+class WeekRow:
+    week: date  # the Monday, local time
+    counts: dict[str, int]  # severity -> alerts opened that week
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def alert_summary(
+    alerts: QuerySet, *, today: date, teams: QuerySet | None, by_team: bool, weeks: int = WEEKS
+) -> tuple[AlertCounts, list[WeekRow]]:
+    """Unresolved alerts (open or acknowledged) per severity and status and per team, and the
+    alerts opened per local (Asia/Shanghai) week, Monday to Sunday, over the last ``weeks``
+    weeks by severity — from ONE grouped query, because every query over a team's alerts has to
+    find that team's customers first (alerts carry no team), and that is the page's main cost.
+
+    The weeks are live, not from ``RiskMonth``: weeks do not fit in months, and twelve weeks of
+    alerts are a bounded range of the alert_status_opened index (status, opened_at) — both arms
+    of the condition name their statuses so that the index serves them.
+
+    ``by_team``: group by the customer's team as well (a join to the customers; for users who
+    may see several teams). ``teams``: the teams to list even without alerts (one query);
+    without it, the teams that have alerts are named by one query."""
+    local = timezone.get_default_timezone()
+    first = week_start(today) - timedelta(weeks=weeks - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min), local)
+    resolved = [status for status in AlertStatus.values if status not in UNRESOLVED]
+    keys = ["severity", "status", "week"] + (["customer__team_id"] if by_team else [])
+    grouped = (
+        alerts.filter(Q(status__in=UNRESOLVED) | Q(status__in=resolved, opened_at__gte=since))
+        .order_by()
+        # Every row gets its week (older unresolved alerts too: a few more groups, and TruncWeek's
+        # own conversion to local dates, which a CASE around it would lose).
+        .annotate(week=TruncWeek("opened_at", tzinfo=local))
+        .values(*keys)
+        .annotate(n=Count("pk"))
+    )
+    by_severity: dict[tuple[str, str], int] = {}
+    per_team: dict[int | None, dict[str, int]] = {}
+    by_week: dict[date, dict[str, int]] = {}
+    for row in grouped:
+        severity, n = row["severity"], row["n"]
+        if row["status"] in UNRESOLVED:
+            key = (severity, row["status"])
+            by_severity[key] = by_severity.get(key, 0) + n
+            counts = per_team.setdefault(row.get("customer__team_id"), {})
+            counts[severity] = counts.get(severity, 0) + n
+        week = row["week"]
+        day = timezone.localtime(week, local).date() if isinstance(week, datetime) else week
+        if day >= first:
+            counts = by_week.setdefault(day, {})
+            counts[severity] = counts.get(severity, 0) + n
+    if teams is None:
+        teams = Team.objects.filter(pk__in=[pk for pk in per_team if pk is not None])
+    team_rows = []
+    for team in teams.only("pk", "code", "name").order_by("name"):
+        # Without by_team the alerts are all of the one team listed (a team manager's).
+        counts = per_team.get(team.pk if by_team else None, {})
+        team_rows.append(
+            TeamAlerts(
+                code=str(team.code),
+                name=team.name,
+                counts=counts,
+                cells=[(s.value, counts.get(s.value, 0)) for s in SEVERITIES],
+            )
+        )
+    summary = AlertCounts(
+        severities=[
+            SeverityCount(
+                severity=severity.value,
+                label=str(severity.label),
+                open=by_severity.get((severity.value, AlertStatus.OPEN.value), 0),
+                acknowledged=by_severity.get((severity.value, AlertStatus.ACKNOWLEDGED.value), 0),
+            )
+            for severity in SEVERITIES
+        ],
+        teams=team_rows,
+    )
+    week_rows = [
+        WeekRow(week=monday, counts=by_week.get(monday, {}))
+        for monday in (first + timedelta(weeks=n) for n in range(weeks))
+    ]
+    return summary, week_rows
+
+
+# --- Customers to review ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class CustomerList:
+    customers: list
+    count: int  # all of them, not just the ones listed
+
+
+def watch_list(customers: QuerySet, *, limit: int = LIST_SIZE) -> CustomerList:
+    """Customers on the watch list (``watch_review_by`` set by risk.watch), soonest first. The
+    first twenty are picked by id in a subquery, so only their rows are read in full: the
+    thousands of others on a big team's list are compared by date alone."""
+    on_list = customers.filter(watch_review_by__isnull=False)
+    first = on_list.order_by("watch_review_by", "id").values("pk")[:limit]
+    rows = list(
+        Customer.objects.filter(pk__in=first)
+        .select_related("owner")
+        .only("code", "name", "tier", "watch_review_by", "next_review_date", *_OWNER)
+        .order_by("watch_review_by", "id")
+    )
+    return CustomerList(rows, len(rows) if len(rows) < limit else on_list.count())
+
+
+def reviews_overdue(customers: QuerySet, *, today: date, limit: int = LIST_SIZE) -> CustomerList:
+    """Customers whose next review date has passed, most overdue first (the next_review_date
+    index)."""
+    overdue = customers.filter(next_review_date__lt=today)
+    rows = list(
+        overdue.select_related("owner")
+        .only("code", "name", "tier", "next_review_date", *_OWNER)
+        .order_by("next_review_date", "id")[:limit]
+    )
+    return CustomerList(rows, len(rows) if len(rows) < limit else overdue.count())
+
+
+# --- Exposure by tier ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TierExposure:
+    tier: str
+    label: str
+    facilities: int
+    outstanding: Decimal
+    share: Decimal | None  # percent of all outstanding
+
+
+def exposure_by_tier(customers: QuerySet) -> list[TierExposure]:
+    """Outstanding of the facilities of ``customers`` per current customer tier (AA, A, B,
+    Unrated, empty tiers included). One aggregate over the customers joined to their
+    facilities: starting from the scoped customers keeps it to one join."""
+    totals = {
+        row["tier"]: row
+        for row in customers.filter(facilities__outstanding__gt=0)
+        .order_by()
+        .values("tier")
+        .annotate(n=Count("facilities"), outstanding=Sum("facilities__outstanding"))
+    }
+    amounts = {
+        tier: Decimal(totals[tier]["outstanding"] if tier in totals else 0).quantize(_CENT, rounding=ROUND_HALF_UP)
+        for tier in TIERS
+    }
+    grand = sum(amounts.values(), Decimal("0"))
+    return [
+        TierExposure(
+            tier=tier.value,
+            label=str(tier.label),
+            facilities=totals[tier]["n"] if tier in totals else 0,
+            outstanding=amounts[tier],
+            share=(amounts[tier] * 100 / grand).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) if grand else None,
+        )
+        for tier in TIERS
+    ]

@@ -1,0 +1,230 @@
+"""Writing ``RiskMonth`` (the beat job risk.tasks.risk_rollup_rebuild). See the package docstring."""
+
+import time
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Count, DateField, DecimalField, F, IntegerField, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Cast, Coalesce, TruncMonth
+from django.utils import timezone
+
+from customers.choices import Tier
+from funnel.analytics.rollup import month_start
+from funnel.models import RANK, Deal, Stage
+from risk.models import Alert, Facility, Repayment, RepaymentInstallment, RiskMonth
+from risk.selectors import HALF_CENT, with_overdue
+
+MONTHS_KEPT = 24  # flows are recomputed for this month and the 23 before it
+
+COLUMNS = (
+    "month",
+    "owner_id",
+    "team_id",
+    "due",
+    "repaid",
+    "exposure",
+    "exposure_b",
+    "exposure_overdue",
+    "alerts_new",
+    "screened",
+    "screened_funded",
+)
+_ALIASES = tuple(f"r_{name}" for name in COLUMNS)
+_MONEY = DecimalField(max_digits=22, decimal_places=2)
+_ZERO = Value(Decimal("0"), output_field=_MONEY)
+# Typed NULLs: PostgreSQL reads a bare NULL in a SELECT list as text, which the UNION with the
+# numeric columns of the other parts (and the integer columns of the table) refuses.
+_NO_MONEY = Cast(Value(None), _MONEY)
+_NO_ID = Cast(Value(None), IntegerField())
+_NONE = Value(0)
+
+
+def _month_of(field: str, *, local=None) -> Cast:
+    """First day of the month of a date (or of a datetime in ``local`` time), as a date."""
+    return Cast(TruncMonth(field, tzinfo=local) if local else TruncMonth(field, output_field=DateField()), DateField())
+
+
+def _part(queryset: QuerySet, *, month, owner: str, team: str, **figures) -> QuerySet:
+    """One part of the owner level: ``queryset`` grouped by month and the customer's owner and
+    team, selecting every column of ``COLUMNS`` in order (zero or NULL where the part has no
+    figure). Django 5.2 keeps the order given to ``values_list``."""
+    defaults = {
+        "r_due": _ZERO,
+        "r_repaid": _ZERO,
+        "r_exposure": _NO_MONEY,
+        "r_exposure_b": _NO_MONEY,
+        "r_exposure_overdue": _NO_MONEY,
+        "r_alerts_new": _NONE,
+        "r_screened": _NONE,
+        "r_screened_funded": _NONE,
+    }
+    return (
+        queryset.order_by()
+        .values(r_month=month, r_owner_id=F(owner), r_team_id=F(team))
+        .annotate(**{**defaults, **figures})
+        .values_list(*_ALIASES)
+    )
+
+
+def _owner_parts(*, today: date, first: date, old_max: int, local) -> list[QuerySet]:
+    window_start = timezone.make_aware(datetime.combine(first, datetime.min.time()), local)
+    this_month = month_start(today, back=0)
+    risky = Q(customer__tier=Tier.B)
+    return [
+        # Due: principal + interest of the installments falling due in the month; in the
+        # current month only those already due, so the month's recovery rate is not held down by
+        # installments nobody could have paid yet.
+        _part(
+            RepaymentInstallment.objects.filter(due_date__gte=first, due_date__lte=today),
+            month=_month_of("due_date"),
+            owner="facility__customer__owner_id",
+            team="facility__customer__team_id",
+            r_due=Sum(F("principal") + F("interest"), output_field=_MONEY),
+        ),
+        _part(
+            Repayment.objects.filter(received_on__gte=first, received_on__lte=today),
+            month=_month_of("received_on"),
+            owner="facility__customer__owner_id",
+            team="facility__customer__team_id",
+            r_repaid=Sum("amount", output_field=_MONEY),
+        ),
+        # Alerts and screening decisions go to the Shanghai calendar month (settings.TIME_ZONE).
+        _part(
+            Alert.objects.filter(opened_at__gte=window_start),
+            month=_month_of("opened_at", local=local),
+            owner="customer__owner_id",
+            team="customer__team_id",
+            r_alerts_new=Count("pk"),
+        ),
+        # Screened: deals whose screening ended (first reached Approved or Lost) in the month;
+        # funded: those of them that got to Approved or beyond. The deal's owner and team are
+        # its customer's (copied, kept equal by funnel migration 0004's trigger): no join.
+        _part(
+            Deal.objects.filter(screened_at__gte=window_start),
+            month=_month_of("screened_at", local=local),
+            owner="owner_id",
+            team="team_id",
+            r_screened=Count("pk"),
+            r_screened_funded=Count("pk", filter=Q(max_rank__gte=RANK[Stage.APPROVED])),
+        ),
+        # Exposure now, for the current month: outstanding of every facility; of tier-B
+        # customers; and of facilities with anything overdue whose customer is NOT tier B, so
+        # exposure_b + exposure_overdue counts each risky facility once (portfolio risk).
+        _part(
+            with_overdue(Facility.objects.all(), today=today),
+            month=Value(this_month, output_field=DateField()),
+            owner="customer__owner_id",
+            team="customer__team_id",
+            r_exposure=Coalesce(Sum("outstanding"), _ZERO),
+            r_exposure_b=Coalesce(Sum("outstanding", filter=risky), _ZERO),
+            r_exposure_overdue=Coalesce(
+                Sum("outstanding", filter=~risky & Q(amount_overdue__gt=HALF_CENT)), _ZERO, output_field=_MONEY
+            ),
+        ),
+        # Stocks cannot be observed after the fact: a past month keeps the last snapshot taken
+        # in it, read from the rows this rebuild replaces.
+        _part(
+            RiskMonth.objects.filter(
+                pk__lte=old_max, owner_id__isnull=False, month__gte=first, month__lt=this_month
+            ).exclude(exposure=None),
+            month=F("month"),
+            owner="owner_id",
+            team="team_id",
+            r_exposure=Sum("exposure"),
+            r_exposure_b=Sum("exposure_b"),
+            r_exposure_overdue=Sum("exposure_overdue"),
+        ),
+    ]
+
+
+def _insert(select: str, params: tuple) -> int:
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(RiskMonth._meta.get_field(name).column) for name in COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(RiskMonth._meta.db_table)} ({columns}) {select}", params)
+        return cursor.rowcount
+
+
+def _sum_columns(alias: str = "") -> str:
+    """The SELECT list that sums the figures: money rounded to cents (a no-op on PostgreSQL;
+    SQLite adds binary floats), SUM of nothing but NULL staying NULL (no snapshot)."""
+    quote = connection.ops.quote_name
+    money = {"due", "repaid", "exposure", "exposure_b", "exposure_overdue"}
+    parts = []
+    for name in COLUMNS[3:]:
+        column = quote(f"{alias}{name}")
+        parts.append(f"ROUND(SUM({column}), 2)" if name in money else f"SUM({column})")
+    return ", ".join(parts)
+
+
+def _insert_owner_level(parts: list[QuerySet]) -> int:
+    """One INSERT … SELECT: the parts glued with UNION ALL and summed per month, owner and team
+    (an owner with customers in two teams has a row per team)."""
+    sqls, params = [], []
+    for queryset in parts:
+        sql, part_params = queryset.query.sql_with_params()
+        sqls.append(sql)
+        params.extend(part_params)
+    quote = connection.ops.quote_name
+    keys = ", ".join(quote(alias) for alias in _ALIASES[:3])
+    # Quoted names and Django-compiled SQL; every value is a bound parameter.
+    union = " UNION ALL ".join(sqls)
+    select = f"SELECT {keys}, {_sum_columns('r_')} FROM ({union}) parts GROUP BY {keys}"  # noqa: S608
+    return _insert(select, tuple(params))
+
+
+def _insert_totals(*, above_max: int, per_team: bool) -> int:
+    """Team totals summed from this rebuild's owner rows, or firm-wide totals from its team
+    totals. Every customer has a team (NOT NULL), so the team totals miss nobody."""
+    quote = connection.ops.quote_name
+    table = quote(RiskMonth._meta.db_table)
+    month, owner, team = (quote(RiskMonth._meta.get_field(n).column) for n in ("month", "owner_id", "team_id"))
+    if per_team:
+        keys, where, group = f"{month}, NULL, {team}", f"{owner} IS NOT NULL", f"{month}, {team}"
+    else:
+        keys, where, group = f"{month}, NULL, NULL", f"{owner} IS NULL AND {team} IS NOT NULL", month
+    pk = quote(RiskMonth._meta.pk.column)
+    select = f"SELECT {keys}, {_sum_columns()} FROM {table} WHERE {pk} > %s AND {where} GROUP BY {group}"  # noqa: S608
+    return _insert(select, (above_max,))
+
+
+def rollup_rebuild(now: datetime | None = None) -> dict:
+    """Recompute the flows of the last ``MONTHS_KEPT`` months and this month's exposure
+    snapshot, carrying earlier snapshots over; swap the rows in one transaction.
+
+    Readers see the old rows until the commit (the new rows are inserted beside them and the
+    old ones deleted by id, not TRUNCATEd, which would lock the page out). Idempotent: run
+    twice, the same rows (with new ids). Run under the job lock (risk.tasks); on PostgreSQL a
+    table lock also serialises two rebuilds that might still meet, which would otherwise both
+    keep their rows."""
+    started = time.monotonic()
+    local = timezone.get_default_timezone()
+    today = timezone.localdate(now or timezone.now(), timezone=local)
+    first = month_start(today, back=MONTHS_KEPT - 1)
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                if outermost:
+                    # One snapshot for every statement: a repayment booked mid-rebuild counts
+                    # in both the facility's overdue state and the month's repaid, or in neither.
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                # For this transaction only: hash aggregates over millions of installments would
+                # spill to disk with the default 4 MB; JIT costs seconds and saves nothing here.
+                cursor.execute("SET LOCAL work_mem = '128MB'")
+                cursor.execute("SET LOCAL jit = off")
+                # Before the first query, so the snapshot is taken after a rival rebuild commits.
+                # SHARE ROW EXCLUSIVE lets the page read on and conflicts with itself.
+                table = connection.ops.quote_name(RiskMonth._meta.db_table)
+                cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        old_max = RiskMonth.objects.aggregate(top=Max("pk"))["top"] or 0
+        owners = _insert_owner_level(_owner_parts(today=today, first=first, old_max=old_max, local=local))
+        teams = _insert_totals(above_max=old_max, per_team=True)
+        firm = _insert_totals(above_max=old_max, per_team=False)
+        RiskMonth.objects.filter(pk__lte=old_max).delete()
+    return {
+        "months": MONTHS_KEPT,
+        "rows": owners + teams + firm,
+        "seconds": round(time.monotonic() - started, 3),
+    }

@@ -1,0 +1,171 @@
+"""What the hourly alert job keeps in step around each evaluation: facility limits that follow the
+customer's credit limit, and the watch list.
+
+Both are set-based UPDATEs over id ranges that write only the rows whose value differs, so a
+second run — after the first, or beside it on another worker — finds nothing to write, and an
+interrupted run leaves whole batches done for the next one to finish."""
+
+# The watch-list statement is assembled from table names, Tier choices and integers; every
+# other value is a bound parameter (as in customers/regrade.py).
+# ruff: noqa: S608
+
+import datetime
+import logging
+
+from django.db import connection, transaction
+from django.db.models import F, Max, Min, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Least
+from django.utils import timezone
+
+from customers.choices import Tier
+from customers.models import Customer, TierPolicy
+from customers.regrade import Dialect
+from risk.models import UNRESOLVED, Alert, AlertSeverity, Facility
+from risk.selectors import MONEY
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 20_000
+# An alert of these severities calls for an earlier review; an info alert does not.
+WATCH_SEVERITIES = [AlertSeverity.WARNING.value, AlertSeverity.CRITICAL.value]
+
+
+# --- Facility limits -------------------------------------------------------------------------------
+def facility_limits_follow(*, batch_size: int = BATCH_SIZE) -> dict:
+    """Keep every facility's ``limit`` at min(granted limit, the customer's credit limit); a
+    customer without a credit limit (never graded) leaves the granted limit in force.
+
+    A downgrade lowers the customer's credit limit (customers.regrade), this lowers the
+    facilities' limits, and drawn above the lowered limit shows as a limit breach at the next
+    evaluation. An upgrade gives the limit back, up to what was granted. Returns
+    ``{"written": rows changed}``."""
+    credit_limit = Subquery(
+        Customer.objects.filter(pk=OuterRef("customer_id")).values("credit_limit")[:1], output_field=MONEY
+    )
+    target = Least(F("granted_limit"), Coalesce(credit_limit, F("granted_limit")), output_field=MONEY)
+    written = 0
+    for lo, hi in _id_ranges(Facility.objects.all(), batch_size):
+        # Only rows that differ: a second run, or one beside this on another worker, writes none.
+        written += (
+            Facility.objects.filter(pk__gte=lo, pk__lt=hi)
+            .alias(target=target)
+            .exclude(limit=F("target"))
+            .update(limit=target)
+        )
+    log.info("facility limits: %d written", written)
+    return {"written": written}
+
+
+# --- Watch list ------------------------------------------------------------------------------------
+def watch_refresh(*, today: datetime.date | None = None, batch_size: int = BATCH_SIZE) -> dict:
+    """Put on the watch list every customer with an unresolved (open or acknowledged) warning or
+    critical alert raised after their last review, and take off those that no longer have one.
+
+    On the list, ``watch_review_by`` is the local date the earliest such alert opened plus the
+    monitoring interval of the customer's tier policy. Only alerts opened after the last review
+    count: a review since answers the alert's call for one. The review is a date, so an alert
+    opened on the day of the review still counts (>=): the date cannot tell whether the review
+    came before or after it, and dropping a fresh warning is the worse mistake. Resolving the
+    alert takes the customer off the list.
+
+    ``next_review_date`` becomes min(last_review_date + the tier's review interval,
+    watch_review_by) — the formula customers.regrade uses, so the two jobs agree. It is
+    recomputed from the scheduled date rather than min'd with the current value so that a watch
+    date that moves later (the earliest alert resolved, a later one remaining) or goes away
+    gives the regular date back instead of keeping the earlier one for ever.
+
+    Only customers joining, on, or leaving the list are written, and only where a date changes.
+    ``today`` (default: the local date) only decides which watch dates count as overdue.
+    Returns ``{"written", "on_watch", "overdue"}``."""
+    today = today or timezone.localdate()
+    # Only known tiers: their names are written into the statement (see _watch_batch).
+    policies = {p.tier: p for p in TierPolicy.objects.all() if p.tier in Tier.values}
+    written = 0
+    if policies:
+        for lo, hi in _id_ranges(Customer.objects.all(), batch_size):
+            written += _watch_batch(policies, lo, hi)
+    on_watch = Customer.objects.filter(watch_review_by__isnull=False)
+    result = {
+        "written": written,
+        "on_watch": on_watch.count(),
+        "overdue": on_watch.filter(watch_review_by__lt=today).count(),
+    }
+    log.info("watch list: %(written)d customers written, %(on_watch)d on the list, %(overdue)d overdue", result)
+    return result
+
+
+def _watch_batch(policies: dict, lo: int, hi: int) -> int:
+    d = Dialect(connection.vendor)
+    params: list = []
+
+    def add(value) -> str:
+        params.append(value)
+        return "%s"
+
+    def in_list(values) -> str:
+        return "(" + ", ".join(add(v) for v in values) + ")"
+
+    def policy_days(field: str, alias: str) -> str:
+        # Written into the statement, not bound: the tier names are the Tier choices and the days
+        # integers, and bound values would have to come before the subquery that holds the rest.
+        whens = " ".join(f"WHEN '{tier}' THEN {int(getattr(p, field))}" for tier, p in sorted(policies.items()))
+        return f"(CASE {alias}.tier {whens} END)"
+
+    # The alert's opening day in local time (Asia/Shanghai by default), as TruncDate computes it.
+    day_sql, day_params = connection.ops.datetime_cast_date_sql("a.opened_at", (), timezone.get_current_timezone_name())
+
+    def opened_day() -> str:
+        params.extend(day_params)
+        return day_sql
+
+    customers, alerts = Customer._meta.db_table, Alert._meta.db_table
+    unresolved, severities = list(UNRESOLVED), WATCH_SEVERITIES
+    # Each piece is built in the order it appears in the statement, so the placeholders and
+    # ``params`` line up.
+    first_day = (
+        f"(SELECT MIN({opened_day()}) FROM {alerts} a"
+        f" WHERE a.customer_id = c1.id AND a.status IN {in_list(unresolved)}"
+        f" AND a.severity IN {in_list(severities)} AND {opened_day()} >= c1.last_review_date)"
+    )
+    watch = d.add_days("w.first_day", policy_days("monitoring_interval_days", "w"))
+    scheduled = d.add_days("w.last_review_date", policy_days("review_interval_days", "w"))
+    candidates = (
+        f"SELECT c1.id, c1.tier, c1.last_review_date, {first_day} AS first_day FROM {customers} c1"
+        f" WHERE c1.id >= {add(lo)} AND c1.id < {add(hi)} AND c1.tier IN {in_list(sorted(policies))}"
+        f" AND (c1.watch_review_by IS NOT NULL OR EXISTS (SELECT 1 FROM {alerts} a2"
+        f" WHERE a2.customer_id = c1.id AND a2.status IN {in_list(unresolved)}"
+        f" AND a2.severity IN {in_list(severities)}))"
+    )
+    # first_day is fenced off (OFFSET) so it is computed once per row, not once per use.
+    rows = f"SELECT w.id, {watch} AS watch, {scheduled} AS scheduled FROM ({candidates} {d.fence()}) w"
+    review = "(CASE WHEN e.watch < e.scheduled THEN e.watch ELSE e.scheduled END)"
+    update = (
+        f"UPDATE {customers} AS c SET watch_review_by = e.watch, next_review_date = {review}"
+        f" FROM ({rows}) e"
+        f" WHERE c.id = e.id AND c.id >= {add(lo)} AND c.id < {add(hi)}"
+        # Joining, on or leaving the list; everyone else is regrade's business.
+        f" AND (c.watch_review_by IS NOT NULL OR e.watch IS NOT NULL)"
+        f" AND ({d.distinct('c.watch_review_by', 'e.watch')} OR {d.distinct('c.next_review_date', review)})"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(update, params)
+        return cursor.rowcount
+
+
+def watch_list(customers: QuerySet) -> QuerySet:
+    """The customers of ``customers`` (already scoped to the user: crm.access.customers_for)
+    on the watch list, soonest review-by date first."""
+    return (
+        customers.filter(watch_review_by__isnull=False)
+        .select_related("owner", "team")
+        .order_by("watch_review_by", "name", "id")
+    )
+
+
+def _id_ranges(queryset: QuerySet, size: int):
+    """[lo, hi) ranges of ``size`` ids covering the table."""
+    bounds = queryset.aggregate(lo=Min("id"), hi=Max("id"))
+    if bounds["lo"] is None:
+        return
+    for lo in range(bounds["lo"], bounds["hi"] + 1, size):
+        yield lo, min(lo + size, bounds["hi"] + 1)
