@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -13,6 +13,7 @@ from django.views.i18n import set_language
 
 from crm.celery import app as celery_app
 from crm.queue import mark_broker_delayed
+from risk.selectors_alerts import home_alerts
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,9 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("customers:list")
+    """Where everyone lands: the unresolved alerts on the customers they see (an RM: their own),
+    most severe first, and the way to the main pages. Two queries for the alerts, however many."""
+    return render(request, "crm/home.html", home_alerts(request.user))
 
 
 def _check(fn) -> dict:

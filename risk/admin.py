@@ -2,12 +2,12 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from risk import selectors, services
-from risk.models import Facility, Repayment, RepaymentInstallment
+from risk.models import Alert, AlertDigest, AlertEvent, AlertRule, Facility, Repayment, RepaymentInstallment
 
 
 class InstallmentInline(admin.TabularInline):
@@ -119,3 +119,128 @@ class FacilityAdmin(admin.ModelAdmin):
             for new in formset.save(commit=False)
         ]
         return None
+
+
+# --- Alerts --------------------------------------------------------------------------------------
+class AlertRuleChangeListForm(forms.ModelForm):
+    """The changelist row edits ``enabled`` only. ``AlertRule.clean`` checks the whole rule, and
+    its complaints about fields that are not on the row (kind, parameters, tiers) would make
+    Django fail on the unknown field; they are shown as the row's error instead. Switching a
+    rule off is always allowed: stopping a rule that cannot run is no reason to refuse."""
+
+    def _update_errors(self, errors: ValidationError) -> None:
+        if not hasattr(errors, "error_dict"):
+            return super()._update_errors(errors)
+        if not self.cleaned_data.get("enabled"):
+            errors = ValidationError({f: m for f, m in errors.error_dict.items() if f in self.fields})
+        else:
+            kept: dict = {}
+            for name, messages in errors.error_dict.items():
+                kept.setdefault(name if name in self.fields else NON_FIELD_ERRORS, []).extend(messages)
+            errors = ValidationError(kept)
+        if errors.error_dict:
+            super()._update_errors(errors)
+        return None
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "severity", "tier_list", "enabled", "escalate_after_hours"]
+    list_display_links = ["name"]
+    list_editable = ["enabled"]
+    list_filter = ["enabled", "kind", "severity"]
+    search_fields = ["name"]
+    fields = ["name", "kind", "params", "severity", "tiers", "enabled", "escalate_after_hours", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def get_changelist_form(self, request, **kwargs):
+        return super().get_changelist_form(request, form=AlertRuleChangeListForm, **kwargs)
+
+    @admin.display(description=_("tiers"))
+    def tier_list(self, obj: AlertRule) -> str:
+        return ", ".join(obj.tiers) if obj.tiers else str(_("all"))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Alerts keep their rule (PROTECT); a rule no longer wanted is switched off.
+        return super().has_delete_permission(request, obj) and (obj is None or not obj.alerts.exists())
+
+
+class AlertEventInline(admin.TabularInline):
+    """The alert's history, append-only (risk.alerts, risk.assignment write it)."""
+
+    model = AlertEvent
+    fields = ["at", "kind", "by", "note"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never written here: alerts change through their services (acknowledge, resolve,
+    assign on the alert page; raise and escalate in the beat jobs), which log every change."""
+
+    actions = None
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    list_display = ["opened_at", "customer", "rule", "severity", "status", "assignee", "last_seen_at", "escalated_at"]
+    list_filter = ["severity", "status", "rule"]
+    list_select_related = ["customer", "rule", "assignee"]
+    search_fields = ["customer__name", "=code"]
+    ordering = ["-opened_at", "-id"]
+    inlines = [AlertEventInline]
+    # Hundreds of thousands of rows: no second COUNT of the whole table for "x of y selected".
+    show_full_result_count = False
+    fields = [
+        "code",
+        "customer",
+        "rule",
+        "severity",
+        "status",
+        "observed",
+        "opened_at",
+        "last_seen_at",
+        "assignee",
+        "acknowledged_at",
+        "resolved_at",
+        "resolved_note",
+        "escalated_at",
+        "escalated_to",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "alert", "kind", "by"]
+    list_filter = ["kind"]
+    list_select_related = ["alert", "by"]
+    ordering = ["-at", "-id"]
+    show_full_result_count = False
+    fields = ["alert", "kind", "by", "at", "note"]
+    readonly_fields = fields
+
+
+@admin.register(AlertDigest)
+class AlertDigestAdmin(ReadOnlyAdmin):
+    list_display = ["day", "manager", "alerts", "sent_at"]
+    list_filter = ["day"]
+    list_select_related = ["manager"]
+    fields = ["manager", "day", "alerts", "sent_at"]
+    readonly_fields = fields

@@ -14,10 +14,12 @@ def login(client, username, password=PASSWORD, **extra):
     return client.post(reverse("login"), {"username": username, "password": password}, **extra)
 
 
-def test_login_with_the_right_password_lands_on_customers(client, rm1):
+def test_login_with_the_right_password_lands_on_the_home_page(client, rm1):
     response = login(client, "rm1")
     assert response.status_code == 302
-    assert client.get(response["Location"], follow=True).request["PATH_INFO"] == LIST
+    page = client.get(response["Location"], follow=True)
+    assert page.request["PATH_INFO"] == "/"
+    assert "My alerts" in page.content.decode()
 
 
 def test_wrong_password_shows_an_error(client, rm1):

@@ -44,7 +44,7 @@ def rm1_deal(live_server, page: Page):
     page.get_by_label("Username").fill("rm1")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Customers")).to_be_visible()
+    expect(page.get_by_role("heading", name="My alerts")).to_be_visible()  # the home page
     return deal
 
 

@@ -19,6 +19,8 @@ def rm1_in_browser(live_server, page: Page):
     page.get_by_label("Username").fill("rm1")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="My alerts")).to_be_visible()  # the home page
+    page.get_by_role("link", name="Customers", exact=True).first.click()
     expect(page.get_by_role("heading", name="Customers")).to_be_visible()
     return page
 

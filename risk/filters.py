@@ -1,0 +1,119 @@
+import datetime
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from crm.models import Team, User
+from crm.roles import Role, is_relationship_manager, is_team_manager, sees_all_customers
+from customers.models import Tier
+from risk.models import UNRESOLVED, AlertRule, AlertSeverity, AlertStatus
+
+# The status filter's own values beside the statuses: what the list shows by default, and all.
+UNRESOLVED_CHOICE = "unresolved"
+ALL_CHOICE = "all"
+STATUS_CHOICES = [
+    (UNRESOLVED_CHOICE, _("Unresolved")),
+    *AlertStatus.choices,
+    (ALL_CHOICE, _("All")),
+]
+ME, UNASSIGNED = "me", "unassigned"
+
+
+def _local_midnight(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class AlertFilter(django_filters.FilterSet):
+    """The filters of the alert list. As in funnel.filters.DealFilter, the choice lists come
+    from the user's scope (teams only for those who see every team, assignees among the people
+    who could work the user's alerts), never from a scan of the alerts."""
+
+    severity = django_filters.ChoiceFilter(label=_("Severity"), choices=AlertSeverity.choices, empty_label=_("All"))
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=STATUS_CHOICES, empty_label=None, method="filter_status"
+    )
+    # AlertRule has no public code; rules are admin configuration every user may list, not data
+    # about customers, so their id in the query string reveals nothing.
+    rule = django_filters.ModelChoiceFilter(
+        label=_("Rule"), queryset=AlertRule.objects.order_by("name", "id"), empty_label=_("All")
+    )
+    tier = django_filters.ChoiceFilter(
+        label=_("Tier"), choices=Tier.choices, field_name="customer__tier", empty_label=_("All")
+    )
+    team = django_filters.ModelChoiceFilter(
+        label=_("Team"),
+        queryset=Team.objects.all(),
+        to_field_name="code",
+        field_name="customer__team",
+        empty_label=_("All"),
+    )
+    assignee = django_filters.ChoiceFilter(
+        label=_("Assignee"), choices=[], empty_label=_("Anyone"), method="filter_assignee"
+    )
+    opened_from = django_filters.DateFilter(
+        label=_("Opened from"), method="filter_opened_from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    opened_to = django_filters.DateFilter(
+        label=_("Opened to"), method="filter_opened_to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, data=None, queryset=None, *, request, **kwargs):
+        # Unresolved unless asked otherwise: what needs doing, not the whole history.
+        data = data.copy() if data is not None else QueryDict(mutable=True)
+        if data.get("status") not in dict(STATUS_CHOICES):
+            data["status"] = UNRESOLVED_CHOICE
+        super().__init__(data, queryset, request=request, **kwargs)
+        self.user = request.user
+        if not sees_all_customers(self.user):
+            del self.filters["team"]  # a manager sees one team, an RM their own customers
+        self.filters["assignee"].extra["choices"] = [
+            (ME, _("Me")),
+            (UNASSIGNED, _("Unassigned")),
+            *[(str(code), name) for code, name in _assignee_choices(self.user)],
+        ]
+
+    def filter_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == ALL_CHOICE:
+            return queryset
+        if value == UNRESOLVED_CHOICE:
+            return queryset.filter(status__in=UNRESOLVED)
+        return queryset.filter(status=value)
+
+    def filter_assignee(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == ME:
+            return queryset.filter(assignee=self.user)
+        if value == UNASSIGNED:
+            return queryset.filter(assignee__isnull=True)
+        return queryset.filter(assignee__code=value)
+
+    # Local days as ranges of the stored UTC instants, so the (status, opened_at) index applies;
+    # a __date lookup would convert every row's timestamp instead.
+    def filter_opened_from(self, queryset: QuerySet, name: str, value: datetime.date) -> QuerySet:
+        return queryset.filter(opened_at__gte=_local_midnight(value))
+
+    def filter_opened_to(self, queryset: QuerySet, name: str, value: datetime.date) -> QuerySet:
+        return queryset.filter(opened_at__lt=_local_midnight(value + datetime.timedelta(days=1)))
+
+
+def _assignee_choices(user) -> list[tuple]:
+    """(code, name) of the people who could be assigned the alerts this user sees: the same
+    roles as crm.access.alert_assignees, over the user's whole scope instead of one customer."""
+    people = User.objects.filter(is_active=True)
+    everywhere = Q(is_superuser=True) | Q(groups__name__in=[Role.ADMIN.value, Role.RISK_OFFICER.value])
+    keepers = [Role.TEAM_MANAGER.value, Role.RELATIONSHIP_MANAGER.value]
+    if sees_all_customers(user):
+        people = people.filter(everywhere | Q(groups__name__in=keepers))
+    elif is_team_manager(user) and user.team_id:
+        people = people.filter(everywhere | Q(groups__name__in=keepers, team_id=user.team_id))
+    elif is_relationship_manager(user):
+        people = people.filter(
+            everywhere | Q(groups__name=Role.TEAM_MANAGER.value, team_id=user.team_id) | Q(pk=user.pk)
+        )
+    else:
+        return []
+    people = people.exclude(pk=user.pk).distinct().order_by("first_name", "last_name", "username")
+    return [(p.code, str(p)) for p in people.only("code", "first_name", "last_name", "username")]

@@ -1,0 +1,66 @@
+import uuid
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from crm.access import alert_assignees
+from risk.models import Alert
+
+# A page of the alert list holds 50; anything far beyond that did not come from the page.
+MAX_BULK = 200
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(
+        label=_("How was it resolved?"),
+        max_length=5000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": _("Say how the alert was resolved: a note is required.")},
+    )
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(
+        label=_("Assign to"),
+        queryset=None,
+        to_field_name="code",
+        empty_label=None,
+        error_messages={
+            "required": _("Choose whom to assign the alert to."),
+            "invalid_choice": _("That person cannot see this customer; choose someone from the list."),
+        },
+    )
+
+    def __init__(self, *args, alert: Alert, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = alert_assignees(alert)
+
+
+class CodesField(forms.Field):
+    """Several alert codes from checkboxes of the same name."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> list[uuid.UUID]:
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        try:
+            return list(dict.fromkeys(uuid.UUID(str(v)) for v in value))
+        except ValueError as exc:
+            raise ValidationError(_("The selection was not understood; reload the list."), code="invalid") from exc
+
+
+class BulkAcknowledgeForm(forms.Form):
+    codes = CodesField(error_messages={"required": _("Select the alerts to acknowledge.")})
+
+    def clean_codes(self) -> list[uuid.UUID]:
+        codes = self.cleaned_data["codes"]
+        if len(codes) > MAX_BULK:
+            raise ValidationError(
+                _("Acknowledge at most %(max)d alerts at a time.") % {"max": MAX_BULK}, code="too_many"
+            )
+        return codes
