@@ -1,0 +1,160 @@
+// Risk dashboard: new alerts per week, exposure by tier and the three indicators month by month.
+// The numbers come from the page's json_script block (#risk-dashboard-data) and are also in the
+// tables beside the charts, so the page is complete without script.
+(() => {
+  "use strict";
+
+  // Same colours as the severity badges (Bootstrap danger / warning / info).
+  const SEVERITY_COLOURS = { critical: "#dc3545", warning: "#ffc107", info: "#0dcaf0" };
+  // Same colours as the tier badges (static/css/app.css).
+  const TIER_COLOURS = { AA: "#146c43", A: "#0d6efd", B: "#fd7e14", unrated: "#adb5bd" };
+  const KPI_COLOURS = { recovery_rate: "#146c43", portfolio_risk: "#dc3545", screening_efficiency: "#0b3d5c" };
+  const GREY = "#adb5bd";
+  const LEGEND = { position: "bottom", labels: { usePointStyle: true, boxHeight: 8 } };
+
+  function number(value) {
+    // Decimals arrive as strings (never floats on the server); null stays a gap.
+    return value === null ? null : Number(value);
+  }
+
+  function replace(canvas, config) {
+    const existing = window.Chart.getChart(canvas);
+    if (existing) {
+      existing.destroy();
+    }
+    return new window.Chart(canvas, config);
+  }
+
+  function weeksChart(data) {
+    const canvas = document.getElementById("weeks-chart");
+    if (!canvas) return;
+    replace(canvas, {
+      type: "bar",
+      data: {
+        labels: data.labels,
+        datasets: data.series.map((series) => ({
+          label: series.label,
+          data: series.data,
+          backgroundColor: SEVERITY_COLOURS[series.severity] || GREY,
+          borderRadius: 3,
+        })),
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        interaction: { mode: "index", intersect: false },
+        plugins: { legend: LEGEND },
+        scales: {
+          x: { stacked: true, grid: { display: false } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: data.axis } },
+        },
+      },
+    });
+  }
+
+  function tierChart(data, money) {
+    const canvas = document.getElementById("tier-chart");
+    if (!canvas) return;
+    const values = data.outstanding.map(number);
+    if (!values.some((value) => value > 0)) {
+      canvas.closest(".card-body")?.classList.add("d-none"); // nothing outstanding: the table says so
+      return;
+    }
+    replace(canvas, {
+      type: "doughnut",
+      data: {
+        labels: data.labels,
+        datasets: [
+          {
+            label: data.label,
+            data: values,
+            backgroundColor: data.tiers.map((tier) => TIER_COLOURS[tier] || GREY),
+            borderWidth: 1,
+          },
+        ],
+      },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        cutout: "55%",
+        plugins: {
+          legend: { position: "right", labels: { usePointStyle: true, boxHeight: 8 } },
+          tooltip: { callbacks: { label: (item) => `${item.label}: ${money.format(item.raw)}` } },
+        },
+      },
+    });
+  }
+
+  function kpiChart(data) {
+    const canvas = document.getElementById("kpi-chart");
+    if (!canvas) return;
+    const datasets = [];
+    for (const series of data.series) {
+      const colour = KPI_COLOURS[series.key] || GREY;
+      datasets.push({
+        label: series.label,
+        data: series.data.map(number),
+        borderColor: colour,
+        backgroundColor: colour,
+        cubicInterpolationMode: "monotone",
+        spanGaps: true,
+      });
+      if (series.baseline !== null) {
+        // The baseline as a flat dashed line across the months, in the indicator's colour.
+        datasets.push({
+          label: series.baselineLabel,
+          data: series.data.map(() => number(series.baseline)),
+          borderColor: colour,
+          backgroundColor: colour,
+          borderDash: [6, 4],
+          borderWidth: 1.5,
+          pointRadius: 0,
+          pointHoverRadius: 0,
+        });
+      }
+    }
+    replace(canvas, {
+      type: "line",
+      data: { labels: data.labels, datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        interaction: { mode: "index", intersect: false },
+        plugins: {
+          legend: LEGEND,
+          tooltip: {
+            callbacks: {
+              label: (item) => `${item.dataset.label}: ${item.raw === null ? "—" : `${item.raw.toFixed(1)}%`}`,
+            },
+          },
+        },
+        scales: {
+          y: { beginAtZero: true, ticks: { callback: (value) => `${value}%` }, title: { display: true, text: data.axis } },
+          x: { grid: { display: false } },
+        },
+      },
+    });
+  }
+
+  function draw() {
+    const source = document.getElementById("risk-dashboard-data");
+    if (!source || typeof window.Chart === "undefined") {
+      return;
+    }
+    const data = JSON.parse(source.textContent);
+    const lang = document.documentElement.lang || undefined;
+    const money = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    weeksChart(data.weeks);
+    tierChart(data.tiers, money);
+    kpiChart(data.kpis);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", draw);
+  } else {
+    draw();
+  }
+})();
