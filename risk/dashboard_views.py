@@ -131,7 +131,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     alerts = alerts_for(user)
     if team is not None:
         customers = customers.filter(team=team)
-        alerts = alerts.filter(customer__team=team)
+        alerts = alerts.filter(team=team)
     # The teams of the alerts-by-team table, listed even without alerts; grouping by team costs
     # a join to the customers, needed only where the alerts may belong to several teams.
     if team is not None:

@@ -44,7 +44,7 @@ def alerts_escalate(*, now: datetime.datetime | None = None, batch_size: int = B
             opened_at__lt=now - timedelta(hours=hours),
         )
         while True:
-            batch = list(due.order_by("opened_at", "id").values_list("pk", "customer__team_id")[:batch_size])
+            batch = list(due.order_by("opened_at", "id").values_list("pk", "team_id")[:batch_size])
             if not batch:
                 break
             managers = _team_managers({team_id for _pk, team_id in batch})

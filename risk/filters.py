@@ -48,7 +48,7 @@ class AlertFilter(django_filters.FilterSet):
         label=_("Team"),
         queryset=Team.objects.all(),
         to_field_name="code",
-        field_name="customer__team",
+        field_name="team",
         empty_label=_("All"),
     )
     assignee = django_filters.ChoiceFilter(

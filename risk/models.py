@@ -243,6 +243,27 @@ class Alert(models.Model):
         "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="alerts"
     )
     rule = models.ForeignKey(AlertRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="alerts")
+    # The customer's RM and team, copied by database triggers (migration risk/0006) when the
+    # alert is inserted and whenever the customer's owner or team change, so that "whose alerts
+    # may I see" is an index range (crm.roles.visible_rows), as for deals.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("relationship manager"),
+        on_delete=models.PROTECT,
+        null=True,
+        editable=False,
+        db_index=False,
+        related_name="+",
+    )
+    team = models.ForeignKey(
+        "crm.Team",
+        verbose_name=_("team"),
+        on_delete=models.PROTECT,
+        null=True,
+        editable=False,
+        db_index=False,
+        related_name="+",
+    )
     # Copied from the rule when raised: editing the rule later does not rewrite history.
     severity = models.CharField(_("severity"), max_length=10, choices=AlertSeverity.choices)
     status = models.CharField(_("status"), max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)
@@ -286,6 +307,8 @@ class Alert(models.Model):
         indexes = [
             models.Index(fields=["status", "-opened_at"], name="alert_status_opened"),
             models.Index(fields=["customer", "status"], name="alert_customer_status"),
+            models.Index(fields=["team", "status", "-opened_at"], include=["severity"], name="alert_team_status"),
+            models.Index(fields=["owner", "status", "-opened_at"], include=["severity"], name="alert_owner_status"),
             # The escalation job's candidates: open critical alerts not yet escalated.
             models.Index(
                 fields=["opened_at"],

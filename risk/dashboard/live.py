@@ -96,21 +96,20 @@ def alert_summary(
 ) -> tuple[AlertCounts, list[WeekRow]]:
     """Unresolved alerts (open or acknowledged) per severity and status and per team, and the
     alerts opened per local (Asia/Shanghai) week, Monday to Sunday, over the last ``weeks``
-    weeks by severity — from ONE grouped query, because every query over a team's alerts has to
-    find that team's customers first (alerts carry no team), and that is the page's main cost.
+    weeks by severity — from ONE grouped query over the alert_team_status / alert_owner_status
+    index range of the user's alerts (each alert carries its customer's team and owner).
 
     The weeks are live, not from ``RiskMonth``: weeks do not fit in months, and twelve weeks of
-    alerts are a bounded range of the alert_status_opened index (status, opened_at) — both arms
-    of the condition name their statuses so that the index serves them.
+    alerts are a bounded part of that range.
 
-    ``by_team``: group by the customer's team as well (a join to the customers; for users who
-    may see several teams). ``teams``: the teams to list even without alerts (one query);
+    ``by_team``: group by team as well (for users who may see several teams). ``teams``: the
+    teams to list even without alerts (one query);
     without it, the teams that have alerts are named by one query."""
     local = timezone.get_default_timezone()
     first = week_start(today) - timedelta(weeks=weeks - 1)
     since = timezone.make_aware(datetime.combine(first, time.min), local)
     resolved = [status for status in AlertStatus.values if status not in UNRESOLVED]
-    keys = ["severity", "status", "week"] + (["customer__team_id"] if by_team else [])
+    keys = ["severity", "status", "week"] + (["team_id"] if by_team else [])
     grouped = (
         alerts.filter(Q(status__in=UNRESOLVED) | Q(status__in=resolved, opened_at__gte=since))
         .order_by()
@@ -128,7 +127,7 @@ def alert_summary(
         if row["status"] in UNRESOLVED:
             key = (severity, row["status"])
             by_severity[key] = by_severity.get(key, 0) + n
-            counts = per_team.setdefault(row.get("customer__team_id"), {})
+            counts = per_team.setdefault(row.get("team_id"), {})
             counts[severity] = counts.get(severity, 0) + n
         week = row["week"]
         day = timezone.localtime(week, local).date() if isinstance(week, datetime) else week
