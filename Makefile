@@ -24,6 +24,7 @@ run: $(VENV)/.runtime translations
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo_deals
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo_risk
 	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) bash scripts/run-dev.sh
 
 test: $(VENV)/.dev translations
