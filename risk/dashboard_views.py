@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from crm.access import alerts_for, can_work_alert, customers_for, sees_risk_dashboard
+from crm.access import alerts_for, can_import_repayments, can_work_alert, customers_for, sees_risk_dashboard
 from crm.models import JobLock, Team
 from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
 from risk.dashboard import (
@@ -193,6 +193,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "act_size": ACT_SIZE,
         "act_on_url": alerts_url(**with_team),  # the list shows the unresolved by default
         "can_work": can_work_alert(user),
+        "can_import": can_import_repayments(user),
         "resolve_form": ResolveForm(),
         "weeks": weeks,
         "week_table": [(severity_labels[s.value], [row.counts.get(s.value, 0) for row in weeks]) for s in SEVERITIES],

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -68,12 +68,14 @@ class AlertCounts:
 
 
 def alerts_to_act_on(alerts: QuerySet, *, limit: int = ACT_SIZE) -> list:
-    """The newest unresolved critical and warning alerts: open ones wait for someone to
+    """Unresolved critical and warning alerts, most pressing first: escalated ones, then
+    critical before warning, newest first within each. Open ones wait for someone to
     acknowledge them, acknowledged ones for the note that resolves them."""
     return list(
         alerts.filter(status__in=UNRESOLVED, severity__in=ACT_ON)
         .select_related("customer", "rule", "assignee")
-        .order_by("-opened_at", "-id")[:limit]
+        .annotate(critical=Case(When(severity=AlertSeverity.CRITICAL, then=Value(0)), default=Value(1)))
+        .order_by(F("escalated_at").desc(nulls_last=True), "critical", "-opened_at", "-id")[:limit]
     )
 
 

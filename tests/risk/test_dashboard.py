@@ -570,3 +570,27 @@ def test_manager_of_another_team_sees_none_of_it(live, client, other_team, custo
     assert west_customer.name in html
     assert customer.name not in html
     assert "1,234,567.89" not in html
+
+
+def test_escalated_then_critical_alerts_come_before_newer_warnings(live, client, manager, customer):
+    warn = AlertRule.objects.create(name="Credit bureau rating downgraded", kind="bureau_downgrade", severity="warning")
+    newest_warning = Alert.objects.create(customer=customer, rule=warn, severity="warning", opened_at=NOW)
+    mine = live["mine"]  # critical, two days old
+    old_rule = AlertRule.objects.create(name="Credit limit breached", kind="limit_breach", severity="critical")
+    escalated = Alert.objects.create(
+        customer=customer,
+        rule=old_rule,
+        severity="critical",
+        opened_at=NOW - timedelta(days=20),
+        escalated_at=NOW - timedelta(days=19),
+        escalated_to=manager,
+    )
+    html = render(client, manager)
+    order = [html.index(f'data-alert="{a.code}"') for a in (escalated, mine, newest_warning)]
+    assert order == sorted(order)
+
+
+def test_risk_officers_find_the_repayment_import_on_the_dashboard(live, client, risk_officer, manager):
+    link = f'href="{reverse("risk:repayment_import")}"'
+    assert link in render(client, risk_officer)
+    assert link not in render(client, manager)  # managers do not book repayments
