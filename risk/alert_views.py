@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from crm.access import access_alert, alerts_for, can_work_alert
+from crm.keyset import capped_count, query_without_cursor
 from risk.alerts import AlertTransitionRefused
 from risk.alerts import alert_acknowledge as acknowledge
 from risk.alerts import alert_resolve as resolve
@@ -23,9 +24,7 @@ from risk.assignment import alert_assign as assign
 from risk.filters import AlertFilter
 from risk.forms import AssignForm, BulkAcknowledgeForm, ResolveForm
 from risk.models import Alert, AlertStatus
-from risk.selectors_alerts import alert_actions, alert_page, capped_count, for_list, keyset_page
-
-CURSOR_PARAMS = ("after", "before")
+from risk.selectors_alerts import alert_actions, alert_page, for_list, keyset_page
 
 
 def _next_or(request: HttpRequest, default: str) -> str:
@@ -52,13 +51,6 @@ def _done(request: HttpRequest, alert: Alert) -> HttpResponse:
     return redirect(target)
 
 
-def _query_without_cursor(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    for name in CURSOR_PARAMS:
-        query.pop(name, None)
-    return query.urlencode()
-
-
 @require_GET
 def alert_list(request: HttpRequest) -> HttpResponse:
     filterset = AlertFilter(request.GET, queryset=alerts_for(request.user), request=request)
@@ -70,7 +62,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "count": count,
         "count_capped": capped,
-        "query": _query_without_cursor(request),
+        "query": query_without_cursor(request),
         "can_work": can_work_alert(request.user),
     }
     template = "risk/alert_list.html"

@@ -152,16 +152,6 @@ def _watch_batch(policies: dict, lo: int, hi: int) -> int:
         return cursor.rowcount
 
 
-def watch_list(customers: QuerySet) -> QuerySet:
-    """The customers of ``customers`` (already scoped to the user: crm.access.customers_for)
-    on the watch list, soonest review-by date first."""
-    return (
-        customers.filter(watch_review_by__isnull=False)
-        .select_related("owner", "team")
-        .order_by("watch_review_by", "name", "id")
-    )
-
-
 def _id_ranges(queryset: QuerySet, size: int):
     """[lo, hi) ranges of ``size`` ids covering the table."""
     bounds = queryset.aggregate(lo=Min("id"), hi=Max("id"))

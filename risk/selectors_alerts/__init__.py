@@ -6,13 +6,11 @@ newest first, with a capped count: the table holds hundreds of thousands of rows
 a deep OFFSET nor a full COUNT belongs on every page view. Cursors are alert codes looked up
 among the user's visible, filtered alerts, so a cursor reveals nothing about other alerts."""
 
-import datetime
-import uuid
-from dataclasses import dataclass
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
-
+from crm import keyset
 from crm.access import alert_assignees, alerts_for, can_work_alert
+from crm.keyset import KeysetPage, capped_count
 from customers.models import Grade
 from risk.forms import ResolveForm
 from risk.models import UNRESOLVED, Alert, AlertSeverity
@@ -31,81 +29,19 @@ __all__ = [
 ]
 
 PAGE_SIZE = 50
-COUNT_CAP = 1000
 ORDER = ("-opened_at", "-id")
 HOME_LIMIT = 10
 GRADE_HISTORY = 10
 
 
 # --- The list --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class KeysetPage:
-    rows: list[Alert]
-    has_newer: bool
-    has_older: bool
-
-    @property
-    def is_first(self) -> bool:
-        return not self.has_newer
-
-    @property
-    def newest(self) -> Alert | None:
-        return self.rows[0] if self.rows else None
-
-    @property
-    def oldest(self) -> Alert | None:
-        return self.rows[-1] if self.rows else None
-
-
-def _cursor(alerts: QuerySet, code: str | None) -> tuple[datetime.datetime, int] | None:
-    """(opened_at, id) of the alert with this code among ``alerts``; None for anything else
-    (absent, malformed, not visible, filtered out), which the caller treats as page one."""
-    if not code:
-        return None
-    try:
-        value = uuid.UUID(code)
-    except ValueError:
-        return None
-    found = list(alerts.filter(code=value).order_by().values_list("opened_at", "id")[:1])
-    return found[0] if found else None
-
-
-def _older_than(opened_at: datetime.datetime, pk: int) -> Q:
-    # The redundant "opened_at <= …" lets PostgreSQL start the index range at the cursor (see
-    # funnel.list_views._older_than).
-    return Q(opened_at__lte=opened_at) & (Q(opened_at__lt=opened_at) | Q(opened_at=opened_at, id__lt=pk))
-
-
-def _newer_than(opened_at: datetime.datetime, pk: int) -> Q:
-    return Q(opened_at__gte=opened_at) & (Q(opened_at__gt=opened_at) | Q(opened_at=opened_at, id__gt=pk))
-
-
 def keyset_page(alerts: QuerySet, *, after: str | None = None, before: str | None = None) -> KeysetPage:
-    """One page of ``alerts``, newest first: the page older than the alert ``after``, or the
-    page newer than the alert ``before``; ties in opened_at are broken by id."""
-    if key := _cursor(alerts, after):
-        rows = list(alerts.filter(_older_than(*key)).order_by(*ORDER)[: PAGE_SIZE + 1])
-        return KeysetPage(rows=rows[:PAGE_SIZE], has_newer=True, has_older=len(rows) > PAGE_SIZE)
-    if key := _cursor(alerts, before):
-        rows = list(alerts.filter(_newer_than(*key)).order_by("opened_at", "id")[: PAGE_SIZE + 1])
-        if len(rows) >= PAGE_SIZE:
-            page = rows[:PAGE_SIZE]
-            page.reverse()
-            return KeysetPage(rows=page, has_newer=len(rows) > PAGE_SIZE, has_older=True)
-        # Fewer than a page is newer: that is the first page, shown full rather than short.
-    rows = list(alerts.order_by(*ORDER)[: PAGE_SIZE + 1])
-    return KeysetPage(rows=rows[:PAGE_SIZE], has_newer=False, has_older=len(rows) > PAGE_SIZE)
+    """One page of ``alerts``, newest opened first (crm.keyset; the alert status/opened indexes)."""
+    return keyset.keyset_page(alerts, field="opened_at", after=after, before=before, size=PAGE_SIZE)
 
 
 def for_list(alerts: QuerySet) -> QuerySet:
     return alerts.select_related("customer", "rule", "assignee", "escalated_to")
-
-
-def capped_count(alerts: QuerySet) -> tuple[int, bool]:
-    """(count, capped): "more than 1,000" costs at most 1,001 index entries; a full COUNT
-    over hundreds of thousands of alerts would run on every page view."""
-    count = alerts.order_by()[: COUNT_CAP + 1].count()
-    return min(count, COUNT_CAP), count > COUNT_CAP
 
 
 # --- Home ------------------------------------------------------------------------------------------

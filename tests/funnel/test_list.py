@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from crm import keyset
 from funnel import list_views
 from funnel.models import Deal, StageSetting
 from tests.factories import CustomerFactory, DealFactory
@@ -219,7 +220,7 @@ def test_overdue_badge_only_for_open_deals_past_the_expected_days(client, rm1, c
 
 
 def test_count_is_capped_and_says_so(client, rm1, customer, monkeypatch):
-    monkeypatch.setattr(list_views, "COUNT_CAP", 3)
+    monkeypatch.setattr(keyset, "COUNT_CAP", 3)
     DealFactory.create_batch(3, customer=customer)
     client.force_login(rm1)
     response = client.get(LIST)

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 from crm.access import customers_for
 from customers.models import Customer
+from risk.dashboard import watch_list
 from risk.models import Alert, AlertKind, AlertRule, AlertSeverity, AlertStatus, Facility
-from risk.watch import facility_limits_follow, watch_list, watch_refresh
+from risk.watch import facility_limits_follow, watch_refresh
 from tests.factories import CustomerFactory
 from tests.risk.conftest import make_facility
 
@@ -162,8 +163,8 @@ def test_watch_list_shows_the_users_customers_soonest_first(rm1, rm2, customer, 
     raise_alert(customer, opened_at=local(2025, 3, 1))
     raise_alert(other_customer, opened_at=local(2025, 2, 1))
     watch_refresh()
-    assert list(watch_list(customers_for(rm1))) == [customer, later]
-    assert list(watch_list(customers_for(rm2))) == [other_customer]
+    assert watch_list(customers_for(rm1)).customers == [customer, later]
+    assert watch_list(customers_for(rm2)).customers == [other_customer]
 
 
 # --- Facility limits -------------------------------------------------------------------------------
