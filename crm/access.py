@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from crm.models import User
-from crm.roles import Role, role_of, visible_rows
+from crm.roles import Role, role_of, users_with_role, visible_rows
 from customers.models import Contact, Customer, CustomerQuerySet
 from funnel.models import Deal, DealQuerySet
 from risk.models import Alert, Facility
@@ -44,7 +44,7 @@ def can_create_customer(user) -> bool:
 
 def assignable_owners(user):
     """Whom this user may make the owner of a customer."""
-    rms = User.objects.filter(is_active=True, groups__name=Role.RELATIONSHIP_MANAGER.value)
+    rms = users_with_role(Role.RELATIONSHIP_MANAGER)
     role = role_of(user)
     if role == Role.ADMIN:
         return rms.select_related("team").order_by("username")

@@ -41,6 +41,13 @@ def role_of(user) -> Role | None:
     return user._crm_role
 
 
+def users_with_role(role: Role):
+    """The active users who hold ``role`` (e.g. a team's managers: ``.filter(team_id=…)``)."""
+    from django.contrib.auth import get_user_model  # roles.py is imported before the apps load
+
+    return get_user_model().objects.filter(is_active=True, groups__name=role.value)
+
+
 def sees_all_customers(user) -> bool:
     return role_of(user) in (Role.ADMIN, Role.RISK_OFFICER)
 

@@ -12,8 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from crm.locks import job_lock
-from crm.models import User
-from crm.roles import Role
+from crm.roles import Role, users_with_role
 from customers.models import Customer, GradeReason
 from customers.regrade import regrade
 
@@ -27,9 +26,7 @@ def customer_created_notify(customer_id: int, created_by_id: int) -> int:
     if customer is None:  # deleted before the worker got to it
         return 0
     managers = (
-        User.objects.filter(team_id=customer.team_id, is_active=True, groups__name=Role.TEAM_MANAGER.value)
-        .exclude(pk=created_by_id)
-        .exclude(email="")
+        users_with_role(Role.TEAM_MANAGER).filter(team_id=customer.team_id).exclude(pk=created_by_id).exclude(email="")
     )
     sent = 0
     for manager in managers:

@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Team, User
-from crm.roles import Role, is_relationship_manager, is_team_manager, sees_all_customers
+from crm.roles import Role, is_relationship_manager, is_team_manager, sees_all_customers, users_with_role
 from customers.models import Tier
 from funnel.models import ProjectType, Stage
 
@@ -70,7 +70,7 @@ class DealFilter(django_filters.FilterSet):
                     del self.filters[name]
         if not sees_all_customers(user):
             del self.filters["team"]
-        rms = User.objects.filter(is_active=True, groups__name=Role.RELATIONSHIP_MANAGER.value)
+        rms = users_with_role(Role.RELATIONSHIP_MANAGER)
         if is_relationship_manager(user):
             del self.filters["owner"]  # an RM sees only their own customers' deals
         elif is_team_manager(user):

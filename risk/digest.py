@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -33,30 +33,37 @@ from django.utils.translation import gettext as _
 
 from crm.access import alerts_for
 from crm.models import User
-from crm.roles import Role
-from risk.models import Alert, AlertDigest, AlertSeverity
+from crm.roles import Role, users_with_role
+from risk.models import SEVERITY_RANK, Alert, AlertDigest
 
 log = logging.getLogger(__name__)
 
 FIRST_WINDOW = timedelta(hours=24)
+# Alerts listed per section; the counts are always whole, and the mail links to the list. (The
+# first evaluation over a portfolio can raise thousands of alerts for one team in a day.)
+LISTED = 50
 MAX_LOOKBACK = timedelta(days=7)
-SEVERITY_ORDER = Case(
-    When(severity=AlertSeverity.CRITICAL, then=Value(0)),
-    When(severity=AlertSeverity.WARNING, then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
 
 
 @dataclass
 class Digest:
     start: datetime.datetime
     end: datetime.datetime
-    new: list[Alert] = field(default_factory=list)
+    new: list[Alert] = field(default_factory=list)  # the first LISTED, worst first
     escalated: list[Alert] = field(default_factory=list)
+    new_total: int = 0
+    escalated_total: int = 0
+
+    @property
+    def new_more(self) -> int:
+        return self.new_total - len(self.new)
+
+    @property
+    def escalated_more(self) -> int:
+        return self.escalated_total - len(self.escalated)
 
     def __len__(self) -> int:
-        return len(self.new) + len(self.escalated)
+        return self.new_total + self.escalated_total
 
 
 def digest_send(*, today: datetime.date | None = None) -> dict:
@@ -67,11 +74,7 @@ def digest_send(*, today: datetime.date | None = None) -> dict:
     now = timezone.now()
     day = today or timezone.localdate(now)
     counts = {"sent": 0, "empty": 0, "already": 0, "failed": 0}
-    managers = (
-        User.objects.filter(is_active=True, groups__name=Role.TEAM_MANAGER.value, team__isnull=False)
-        .exclude(email="")
-        .order_by("pk")
-    )
+    managers = users_with_role(Role.TEAM_MANAGER).filter(team__isnull=False).exclude(email="").order_by("pk")
     for manager in managers:
         counts[_digest_one(manager, day=day, now=now)] += 1
     log.info(
@@ -90,13 +93,13 @@ def _digest_one(manager: User, *, day: datetime.date, now: datetime.datetime) ->
     # The claim: of all runs that got here, only one turns sent_at from NULL to now.
     if not AlertDigest.objects.filter(pk=row.pk, sent_at__isnull=True).update(sent_at=now):
         return "already"
-    digest = digest_for(manager, end=now, day=day)
-    AlertDigest.objects.filter(pk=row.pk).update(alerts=len(digest))
-    if not digest:
-        return "empty"
     try:
+        digest = digest_for(manager, end=now, day=day)
+        AlertDigest.objects.filter(pk=row.pk).update(alerts=len(digest))
+        if not digest:
+            return "empty"
         _send(manager, digest, day)
-    except Exception:
+    except Exception:  # whatever failed, the claim goes back so that the next run sends it
         log.exception("alert digest to %s failed; the next run sends it", manager)
         AlertDigest.objects.filter(pk=row.pk, sent_at=now).update(sent_at=None, alerts=0)
         return "failed"
@@ -117,17 +120,20 @@ def digest_for(manager: User, *, end: datetime.datetime, day: datetime.date) -> 
     start = max(previous, end - MAX_LOOKBACK) if previous else end - FIRST_WINDOW
     alerts = (
         alerts_for(manager)
-        .filter(Q(opened_at__gt=start, opened_at__lte=end) | Q(escalated_at__gt=start, escalated_at__lte=end))
         .select_related("customer", "rule", "escalated_to")
-        .order_by(SEVERITY_ORDER, "customer__name", "opened_at", "id")
+        .order_by(SEVERITY_RANK, "customer__name", "opened_at", "id")
     )
-    digest = Digest(start=start, end=end)
-    for alert in alerts:
-        if alert.escalated_at is not None and start < alert.escalated_at <= end:
-            digest.escalated.append(alert)
-        else:
-            digest.new.append(alert)
-    return digest
+    escalated_in = Q(escalated_at__gt=start, escalated_at__lte=end)
+    escalated = alerts.filter(escalated_in)
+    new = alerts.filter(opened_at__gt=start, opened_at__lte=end).exclude(escalated_in)
+    return Digest(
+        start=start,
+        end=end,
+        new=list(new[:LISTED]),
+        escalated=list(escalated[:LISTED]),
+        new_total=new.count(),
+        escalated_total=escalated.count(),
+    )
 
 
 def _send(manager: User, digest: Digest, day: datetime.date) -> None:

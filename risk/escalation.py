@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from crm.models import User
-from crm.roles import Role
+from crm.roles import Role, users_with_role
 from risk.models import Alert, AlertEvent, AlertEventKind, AlertRule, AlertSeverity, AlertStatus
 
 log = logging.getLogger(__name__)
@@ -83,8 +83,7 @@ def _escalate_one(pk: int, manager: User | None, now: datetime.datetime) -> bool
 def _team_managers(team_ids: set) -> dict[int, User]:
     """Each team's active team manager, the first by username."""
     managers: dict[int, User] = {}
-    for user in User.objects.filter(
-        team_id__in=[t for t in team_ids if t is not None], is_active=True, groups__name=Role.TEAM_MANAGER.value
-    ).order_by("team_id", "username"):
+    teams = [t for t in team_ids if t is not None]
+    for user in users_with_role(Role.TEAM_MANAGER).filter(team_id__in=teams).order_by("team_id", "username"):
         managers.setdefault(user.team_id, user)
     return managers

@@ -151,6 +151,14 @@ class AlertStatus(models.TextChoices):
     RESOLVED = "resolved", _("Resolved")
 
 
+# Worst first, for ordering querysets of alerts: .order_by(SEVERITY_RANK, …).
+SEVERITY_RANK = models.Case(
+    models.When(severity=AlertSeverity.CRITICAL, then=models.Value(0)),
+    models.When(severity=AlertSeverity.WARNING, then=models.Value(1)),
+    default=models.Value(2),
+    output_field=models.IntegerField(),
+)
+
 # An acknowledged alert is still unresolved: it blocks a second alert for the same customer and rule.
 UNRESOLVED = [AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED]
 
@@ -221,7 +229,6 @@ class AlertCondition(models.Model):
     rule = models.ForeignKey(AlertRule, verbose_name=_("rule"), on_delete=models.CASCADE, related_name="conditions")
     is_bad = models.BooleanField(_("in the bad state"), default=False)
     since = models.DateTimeField(_("since"), default=timezone.now)
-    last_checked = models.DateTimeField(_("last checked"), default=timezone.now)
 
     class Meta:
         verbose_name = _("alert condition")

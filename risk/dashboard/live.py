@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Case, Count, F, Q, QuerySet, Sum, Value, When
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from crm.models import Team
 from customers.choices import Tier
 from customers.models import Customer
-from risk.models import UNRESOLVED, AlertSeverity, AlertStatus
+from risk.models import SEVERITY_RANK, UNRESOLVED, AlertSeverity, AlertStatus
 
 SEVERITIES = [AlertSeverity.CRITICAL, AlertSeverity.WARNING, AlertSeverity.INFO]  # worst first
 ACT_ON = [AlertSeverity.CRITICAL, AlertSeverity.WARNING]
@@ -73,9 +73,8 @@ def alerts_to_act_on(alerts: QuerySet, *, limit: int = ACT_SIZE) -> list:
     acknowledge them, acknowledged ones for the note that resolves them."""
     return list(
         alerts.filter(status__in=UNRESOLVED, severity__in=ACT_ON)
-        .select_related("customer", "rule", "assignee")
-        .annotate(critical=Case(When(severity=AlertSeverity.CRITICAL, then=Value(0)), default=Value(1)))
-        .order_by(F("escalated_at").desc(nulls_last=True), "critical", "-opened_at", "-id")[:limit]
+        .select_related("customer", "rule", "assignee", "escalated_to")
+        .order_by(F("escalated_at").desc(nulls_last=True), SEVERITY_RANK, "-opened_at", "-id")[:limit]
     )
 
 

@@ -1,56 +1,29 @@
-"""Reads behind the alert pages: the list's keyset pages, one alert's page, the home page's
-"my alerts". What an alert observed is made readable in ``observations``.
+"""Reads behind the alert pages: the list's rows, one alert's page, the home page's "my
+alerts". What an alert observed is made readable in ``observations``. The list is cut into
+keyset pages by crm.keyset, like the deal list."""
 
-Like the deal list (funnel.list_views), the alert list is cut by keyset on (opened_at, id),
-newest first, with a capped count: the table holds hundreds of thousands of rows, and neither
-a deep OFFSET nor a full COUNT belongs on every page view. Cursors are alert codes looked up
-among the user's visible, filtered alerts, so a cursor reveals nothing about other alerts."""
+from django.db.models import QuerySet
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
-
-from crm import keyset
 from crm.access import alert_assignees, alerts_for, can_work_alert
-from crm.keyset import KeysetPage, capped_count
+from crm.keyset import capped_count
 from customers.models import Grade
 from risk.forms import ResolveForm
-from risk.models import UNRESOLVED, Alert, AlertSeverity
+from risk.models import SEVERITY_RANK, UNRESOLVED, Alert
 from risk.selectors_alerts.observations import Observation, observation_of
 
-__all__ = [
-    "KeysetPage",
-    "Observation",
-    "alert_actions",
-    "alert_page",
-    "capped_count",
-    "for_list",
-    "home_alerts",
-    "keyset_page",
-    "observation_of",
-]
+__all__ = ["Observation", "alert_actions", "alert_page", "for_list", "home_alerts", "observation_of"]
 
-PAGE_SIZE = 50
 ORDER = ("-opened_at", "-id")
 HOME_LIMIT = 10
 GRADE_HISTORY = 10
 
 
 # --- The list --------------------------------------------------------------------------------------
-def keyset_page(alerts: QuerySet, *, after: str | None = None, before: str | None = None) -> KeysetPage:
-    """One page of ``alerts``, newest opened first (crm.keyset; the alert status/opened indexes)."""
-    return keyset.keyset_page(alerts, field="opened_at", after=after, before=before, size=PAGE_SIZE)
-
-
 def for_list(alerts: QuerySet) -> QuerySet:
     return alerts.select_related("customer", "rule", "assignee", "escalated_to")
 
 
 # --- Home ------------------------------------------------------------------------------------------
-_SEVERITY_RANK = Case(
-    When(severity=AlertSeverity.CRITICAL, then=Value(0)),
-    When(severity=AlertSeverity.WARNING, then=Value(1)),
-    default=Value(2),
-    output_field=IntegerField(),
-)
 
 
 def home_alerts(user) -> dict:
@@ -58,9 +31,9 @@ def home_alerts(user) -> dict:
     first and newest first within a severity; two queries whatever the portfolio size."""
     unresolved = alerts_for(user).filter(status__in=UNRESOLVED)
     top = list(
-        unresolved.select_related("customer", "rule", "assignee")
-        .annotate(severity_rank=_SEVERITY_RANK)
-        .order_by("severity_rank", *ORDER)[:HOME_LIMIT]
+        unresolved.select_related("customer", "rule", "assignee", "escalated_to").order_by(SEVERITY_RANK, *ORDER)[
+            :HOME_LIMIT
+        ]
     )
     count, capped = capped_count(unresolved)
     return {"alerts": top, "count": count, "count_capped": capped}

@@ -162,3 +162,17 @@ def test_a_digest_that_fails_to_go_out_is_sent_by_the_next_run(alerts, clock, se
     clock.shift(HOUR)
     assert digest_send()["sent"] == 2
     assert link(alerts["new"]) in mail_to(mailoutbox, manager).body
+
+
+def test_a_flood_of_alerts_lists_the_worst_and_counts_the_rest(clock, manager, customer, mailoutbox, monkeypatch):
+    monkeypatch.setattr("risk.digest.LISTED", 3)
+    raise_alert(customer, "Debt ratio above 70%", opened_at=RUN - HOUR, severity=AlertSeverity.WARNING)
+    for i in range(4):
+        raise_alert(customer, f"Credit limit breached {i}", opened_at=RUN - (i + 2) * HOUR)
+    assert digest_send()["sent"] == 1
+    body = mail_to(mailoutbox, manager).body
+    assert "New: 5 alerts" in body  # the whole count
+    assert body.count(SITE + "/risk/alerts/") == 4  # three listed, and the link to all
+    assert "Debt ratio above 70%" not in body  # the warning is the one left out: critical first
+    assert "… and 2 more (all alerts: link below)." in body
+    assert AlertDigest.objects.get(manager=manager).alerts == 5
