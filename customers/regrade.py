@@ -180,11 +180,28 @@ class RegradeResult:
         return self
 
 
-def _policy_case(policies: dict, field: str, p: Params) -> str:
+def policy_case(policies: dict, field: str, p: Params, alias: str = "e") -> str:
+    """The tier policy's ``field`` for the row ``alias`` by its tier (NULL for a tier without
+    a policy)."""
     whens = " ".join(
         f"WHEN '{tier}' THEN {p.number(getattr(policy, field))}" for tier, policy in sorted(policies.items())
     )
-    return f"(CASE e.tier {whens} END)"
+    return f"(CASE {alias}.tier {whens} END)"
+
+
+def review_due(watch: str, scheduled: str) -> str:
+    """When the next review is due: the policy's schedule, or the watch-list date (risk.watch)
+    if that is sooner. Re-grading and the watch list both use it, so they never disagree."""
+    return f"(CASE WHEN {watch} < {scheduled} THEN {watch} ELSE {scheduled} END)"
+
+
+def id_ranges(queryset, size: int):
+    """[lo, hi) ranges of ``size`` ids covering the queryset's table, for batch-wise updates."""
+    bounds = queryset.aggregate(lo=models.Min("id"), hi=models.Max("id"))
+    if bounds["lo"] is None:
+        return
+    for lo in range(bounds["lo"], bounds["hi"] + 1, size):
+        yield lo, min(lo + size, bounds["hi"] + 1)
 
 
 def regrade_batch(
@@ -211,12 +228,11 @@ def regrade_batch(
     card = p.add(scorecard_id)
     stamp = p.add(now)
     limit = d.least(
-        f"c.registered_capital * {_policy_case(policies, 'capital_multiple', p)}",
-        _policy_case(policies, "limit_cap", p),
+        f"c.registered_capital * {policy_case(policies, 'capital_multiple', p)}",
+        policy_case(policies, "limit_cap", p),
     )
-    scheduled = d.add_days("c.last_review_date", _policy_case(policies, "review_interval_days", p))
-    # A customer on the watch list (risk.watch) is reviewed by its watch date if that is sooner.
-    review = f"(CASE WHEN c.watch_review_by < {scheduled} THEN c.watch_review_by ELSE {scheduled} END)"
+    scheduled = d.add_days("c.last_review_date", policy_case(policies, "review_interval_days", p))
+    review = review_due("c.watch_review_by", scheduled)
     grade_changed = (
         "("
         + " OR ".join(
@@ -312,16 +328,13 @@ def regrade(
             )
         total.customers = len(ids)
         return total
-    bounds = Customer.objects.aggregate(lo=models.Min("id"), hi=models.Max("id"))
-    if bounds["lo"] is None:
-        return total
-    for lo in range(bounds["lo"], bounds["hi"] + 1, batch_size):
+    for lo, hi in id_ranges(Customer.objects.all(), batch_size):
         total += regrade_batch(
             scorecard_id=scorecard.pk,
             spec=spec,
             policies=policies,
             lo=lo,
-            hi=min(lo + batch_size, bounds["hi"] + 1),
+            hi=hi,
             reason=reason,
             now=now,
         )

@@ -13,13 +13,13 @@ import datetime
 import logging
 
 from django.db import connection, transaction
-from django.db.models import F, Max, Min, OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from customers.choices import Tier
 from customers.models import Customer, TierPolicy
-from customers.regrade import Dialect
+from customers.regrade import Dialect, Params, id_ranges, policy_case, review_due
 from risk.models import UNRESOLVED, Alert, AlertSeverity, Facility
 from risk.selectors import MONEY
 
@@ -44,7 +44,7 @@ def facility_limits_follow(*, batch_size: int = BATCH_SIZE) -> dict:
     )
     target = Least(F("granted_limit"), Coalesce(credit_limit, F("granted_limit")), output_field=MONEY)
     written = 0
-    for lo, hi in _id_ranges(Facility.objects.all(), batch_size):
+    for lo, hi in id_ranges(Facility.objects.all(), batch_size):
         # Only rows that differ: a second run, or one beside this on another worker, writes none.
         written += (
             Facility.objects.filter(pk__gte=lo, pk__lt=hi)
@@ -82,7 +82,7 @@ def watch_refresh(*, today: datetime.date | None = None, batch_size: int = BATCH
     policies = {p.tier: p for p in TierPolicy.objects.all() if p.tier in Tier.values}
     written = 0
     if policies:
-        for lo, hi in _id_ranges(Customer.objects.all(), batch_size):
+        for lo, hi in id_ranges(Customer.objects.all(), batch_size):
             written += _watch_batch(policies, lo, hi)
     on_watch = Customer.objects.filter(watch_review_by__isnull=False)
     result = {
@@ -96,66 +96,41 @@ def watch_refresh(*, today: datetime.date | None = None, batch_size: int = BATCH
 
 def _watch_batch(policies: dict, lo: int, hi: int) -> int:
     d = Dialect(connection.vendor)
-    params: list = []
-
-    def add(value) -> str:
-        params.append(value)
-        return "%s"
-
-    def in_list(values) -> str:
-        return "(" + ", ".join(add(v) for v in values) + ")"
-
-    def policy_days(field: str, alias: str) -> str:
-        # Written into the statement, not bound: the tier names are the Tier choices and the days
-        # integers, and bound values would have to come before the subquery that holds the rest.
-        whens = " ".join(f"WHEN '{tier}' THEN {int(getattr(p, field))}" for tier, p in sorted(policies.items()))
-        return f"(CASE {alias}.tier {whens} END)"
-
+    p = Params()
     # The alert's opening day in local time (Asia/Shanghai by default), as TruncDate computes it.
     day_sql, day_params = connection.ops.datetime_cast_date_sql("a.opened_at", (), timezone.get_current_timezone_name())
+    opened_day = day_sql.replace("%s", "{}").format(*(p.add(value) for value in day_params))
 
-    def opened_day() -> str:
-        params.extend(day_params)
-        return day_sql
+    def in_list(values) -> str:
+        return "(" + ", ".join(p.add(v) for v in values) + ")"
 
     customers, alerts = Customer._meta.db_table, Alert._meta.db_table
-    unresolved, severities = list(UNRESOLVED), WATCH_SEVERITIES
-    # Each piece is built in the order it appears in the statement, so the placeholders and
-    # ``params`` line up.
+    unresolved, severities = in_list(UNRESOLVED), in_list(WATCH_SEVERITIES)
+    batch = f"{{t}}.id >= {p.add(lo)} AND {{t}}.id < {p.add(hi)}"
     first_day = (
-        f"(SELECT MIN({opened_day()}) FROM {alerts} a"
-        f" WHERE a.customer_id = c1.id AND a.status IN {in_list(unresolved)}"
-        f" AND a.severity IN {in_list(severities)} AND {opened_day()} >= c1.last_review_date)"
+        f"(SELECT MIN({opened_day}) FROM {alerts} a"
+        f" WHERE a.customer_id = c1.id AND a.status IN {unresolved}"
+        f" AND a.severity IN {severities} AND {opened_day} >= c1.last_review_date)"
     )
-    watch = d.add_days("w.first_day", policy_days("monitoring_interval_days", "w"))
-    scheduled = d.add_days("w.last_review_date", policy_days("review_interval_days", "w"))
     candidates = (
         f"SELECT c1.id, c1.tier, c1.last_review_date, {first_day} AS first_day FROM {customers} c1"
-        f" WHERE c1.id >= {add(lo)} AND c1.id < {add(hi)} AND c1.tier IN {in_list(sorted(policies))}"
+        f" WHERE {batch.format(t='c1')} AND c1.tier IN {in_list(sorted(policies))}"
         f" AND (c1.watch_review_by IS NOT NULL OR EXISTS (SELECT 1 FROM {alerts} a2"
-        f" WHERE a2.customer_id = c1.id AND a2.status IN {in_list(unresolved)}"
-        f" AND a2.severity IN {in_list(severities)}))"
+        f" WHERE a2.customer_id = c1.id AND a2.status IN {unresolved} AND a2.severity IN {severities}))"
     )
+    watch = d.add_days("w.first_day", policy_case(policies, "monitoring_interval_days", p, alias="w"))
+    scheduled = d.add_days("w.last_review_date", policy_case(policies, "review_interval_days", p, alias="w"))
     # first_day is fenced off (OFFSET) so it is computed once per row, not once per use.
     rows = f"SELECT w.id, {watch} AS watch, {scheduled} AS scheduled FROM ({candidates} {d.fence()}) w"
-    review = "(CASE WHEN e.watch < e.scheduled THEN e.watch ELSE e.scheduled END)"
+    review = review_due("e.watch", "e.scheduled")
     update = (
         f"UPDATE {customers} AS c SET watch_review_by = e.watch, next_review_date = {review}"
         f" FROM ({rows}) e"
-        f" WHERE c.id = e.id AND c.id >= {add(lo)} AND c.id < {add(hi)}"
+        f" WHERE c.id = e.id AND {batch.format(t='c')}"
         # Joining, on or leaving the list; everyone else is regrade's business.
         f" AND (c.watch_review_by IS NOT NULL OR e.watch IS NOT NULL)"
         f" AND ({d.distinct('c.watch_review_by', 'e.watch')} OR {d.distinct('c.next_review_date', review)})"
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(update, params)
+        cursor.execute(update, p)
         return cursor.rowcount
-
-
-def _id_ranges(queryset: QuerySet, size: int):
-    """[lo, hi) ranges of ``size`` ids covering the table."""
-    bounds = queryset.aggregate(lo=Min("id"), hi=Max("id"))
-    if bounds["lo"] is None:
-        return
-    for lo in range(bounds["lo"], bounds["hi"] + 1, size):
-        yield lo, min(lo + size, bounds["hi"] + 1)

@@ -3,8 +3,11 @@
 import datetime
 from decimal import Decimal
 
+import time_machine
+
 from crm.access import customers_for
 from customers.models import Customer
+from customers.scoring_services import customer_reviewed
 from risk.dashboard import watch_list
 from risk.models import Alert, AlertKind, AlertRule, AlertSeverity, AlertStatus, Facility
 from risk.watch import facility_limits_follow, watch_refresh
@@ -149,10 +152,25 @@ def test_a_second_run_writes_nothing(customer, other_customer):
 
 
 def test_customers_never_on_the_watch_list_are_left_alone(customer):
-    # Not yet graded: no next review date. Nothing on the watch list is about it.
-    Customer.objects.filter(pk=customer.pk).update(next_review_date=None)
+    # An info alert does not call for a review, and a next review date other than the policy's
+    # (set by hand, or by a re-grade not yet run) is re-grading's business, not the watch list's.
+    reviewed(customer, next_review=datetime.date(2025, 12, 31))
+    raise_alert(customer, severity=AlertSeverity.INFO)
     assert watch_refresh()["written"] == 0
-    assert dates(customer) == (None, None)
+    assert dates(customer) == (None, datetime.date(2025, 12, 31))
+
+
+def test_a_review_takes_the_customer_off_the_watch_list_at_once(customer, rm1):
+    reviewed(customer)
+    raise_alert(customer, opened_at=local(2025, 3, 1))
+    watch_refresh(today=datetime.date(2025, 3, 2))
+    assert dates(customer)[0] == datetime.date(2025, 4, 30)
+    with time_machine.travel(local(2025, 6, 10), tick=False):
+        customer_reviewed(customer=customer, by=rm1)
+    # Not the passed watch date (an overdue review right after the review): a fresh schedule.
+    watch, next_review = dates(customer)
+    assert watch is None
+    assert next_review > datetime.date(2025, 6, 10)
 
 
 def test_watch_list_shows_the_users_customers_soonest_first(rm1, rm2, customer, other_customer):
