@@ -8,13 +8,12 @@ with an alert.
 - ``evaluation``: ``evaluate()``, set-based per rule, idempotent and safe with several workers.
 - ``transitions``: ``alert_acknowledge`` and ``alert_resolve``."""
 
-from risk.alerts.base import GRADED_TIERS, TIER_RANK, Kind
+from risk.alerts.base import TIER_RANK, Kind
 from risk.alerts.evaluation import evaluate
 from risk.alerts.kinds import KINDS, rule_problems
 from risk.alerts.transitions import AlertTransitionRefused, alert_acknowledge, alert_resolve
 
 __all__ = [
-    "GRADED_TIERS",
     "KINDS",
     "TIER_RANK",
     "AlertTransitionRefused",

@@ -11,7 +11,6 @@ from customers.choices import Tier
 # Ranks of the graded tiers. Unrated is missing data, not a worse grade: a customer going from
 # AA to Unrated is the "scorecard inputs stale" rule's business, not a downgrade.
 TIER_RANK = {Tier.AA: 3, Tier.A: 2, Tier.B: 1}
-GRADED_TIERS = [t.value for t in TIER_RANK]
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ from risk.models import UNRESOLVED, Alert, AlertCondition, AlertEvent, AlertEven
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 2000
-# How old "last seen" (alert) and "last checked" (condition) may be before a run rewrites them.
-# Scheduled runs are an hour apart and always refresh them; a run right after another (a retry,
-# a manual run, a second worker) finds them fresh and writes no row at all.
+# How old an alert's "last seen" may be before a run rewrites it. Scheduled runs are an hour
+# apart and always refresh it; a run right after another (a retry, a manual run, a second
+# worker) finds it fresh and writes no row at all.
 SEEN_REFRESH = datetime.timedelta(minutes=10)
 
 
@@ -115,25 +115,24 @@ def _evaluate_batch(
 
         raised, seen_again = _raise(rule, kind, params, sorted(first_time), relapsed, today=today, now=now)
         conditions_of = AlertCondition.objects.filter(rule=rule)
-        conditions_of.filter(customer_id__in=relapsed).update(is_bad=True, since=now, last_checked=now)
-        conditions_of.filter(customer_id__in=recovered).update(is_bad=False, since=now, last_checked=now)
+        conditions_of.filter(customer_id__in=relapsed).update(is_bad=True, since=now)
+        conditions_of.filter(customer_id__in=recovered).update(is_bad=False, since=now)
     return {"raised": raised, "seen_again": seen_again, "still_bad": len(still_bad), "recovered": len(recovered)}
 
 
 def _restamp(rule: AlertRule, *, now: datetime.datetime) -> None:
     """Customers still bad — their condition is bad and was not raised just now: their
-    unresolved alert was seen again now, their condition checked. Stamps younger than
-    SEEN_REFRESH are left alone, so a run right after another writes no row. No lock: nothing
-    is decided here, and a resolved alert stays as it was closed."""
-    stamped_before = now - SEEN_REFRESH
+    unresolved alert was seen again now. Stamps younger than SEEN_REFRESH are left alone, so a
+    run right after another writes no row. The condition rows are not touched: they change only
+    on a transition, which keeps the hourly run's writes to the alerts people look at. No lock:
+    nothing is decided here, and a resolved alert stays as it was closed."""
     bad = AlertCondition.objects.filter(rule=rule, is_bad=True)
     Alert.objects.filter(
         rule=rule,
         status__in=UNRESOLVED,
-        last_seen_at__lte=stamped_before,
+        last_seen_at__lte=now - SEEN_REFRESH,
         customer_id__in=bad.values("customer_id"),
     ).update(last_seen_at=now)
-    bad.filter(last_checked__lte=stamped_before).update(last_checked=now)
 
 
 def _raise(

@@ -26,15 +26,15 @@ def insert_bad_conditions(rule: AlertRule, customer_ids: list[int], *, now: date
         return set()
     meta = AlertCondition._meta
     qn = connection.ops.quote_name
-    column = {name: qn(meta.get_field(name).column) for name in ("customer", "rule", "is_bad", "since", "last_checked")}
+    column = {name: qn(meta.get_field(name).column) for name in ("customer", "rule", "is_bad", "since")}
     stamp = connection.ops.adapt_datetimefield_value(now)
     into = f"INSERT INTO {qn(meta.db_table)} ({', '.join(column.values())})"
     if connection.vendor == "postgresql":
-        rows = "SELECT id, %s, TRUE, %s, %s FROM unnest(%s::bigint[]) AS claimed(id)"
-        params = [rule.pk, stamp, stamp, customer_ids]
+        rows = "SELECT id, %s, TRUE, %s FROM unnest(%s::bigint[]) AS claimed(id)"
+        params = [rule.pk, stamp, customer_ids]
     else:
-        rows = "VALUES " + ", ".join(["(%s, %s, %s, %s, %s)"] * len(customer_ids))
-        params = [value for pk in customer_ids for value in (pk, rule.pk, True, stamp, stamp)]
+        rows = "VALUES " + ", ".join(["(%s, %s, %s, %s)"] * len(customer_ids))
+        params = [value for pk in customer_ids for value in (pk, rule.pk, True, stamp)]
     # Names from the model's metadata, every value a bound parameter.
     sql = f"{into} {rows} ON CONFLICT DO NOTHING RETURNING {column['customer']}"
     with connection.cursor() as cursor:

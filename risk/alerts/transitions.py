@@ -14,12 +14,14 @@ class AlertTransitionRefused(InputRefused):
 
 
 def _transition(
-    *, alert: Alert, by, frm: list[str], to: str, event: str, note: str = "", extra: dict | None = None
+    *, alert: Alert, by, frm: list[str], to: str, event: str, note: str = "", stamp: str, extra: dict | None = None
 ) -> Alert:
+    """``stamp``: the alert's field that records when (acknowledged_at, resolved_at); it and the
+    event get the same instant."""
     now = timezone.now()
     with transaction.atomic():
         # Compare-and-set: of two people acting at once, only the first changes the status.
-        updated = Alert.objects.filter(pk=alert.pk, status__in=frm).update(status=to, **(extra or {}))
+        updated = Alert.objects.filter(pk=alert.pk, status__in=frm).update(status=to, **{stamp: now}, **(extra or {}))
         if not updated:
             raise AlertTransitionRefused(
                 [_("This alert has changed in the meantime (it is no longer open); reload it to see where it stands.")]
@@ -37,7 +39,7 @@ def alert_acknowledge(*, alert: Alert, by) -> Alert:
         frm=[AlertStatus.OPEN],
         to=AlertStatus.ACKNOWLEDGED,
         event=AlertEventKind.ACKNOWLEDGED,
-        extra={"acknowledged_at": timezone.now()},
+        stamp="acknowledged_at",
     )
 
 
@@ -53,5 +55,6 @@ def alert_resolve(*, alert: Alert, by, note: str) -> Alert:
         to=AlertStatus.RESOLVED,
         event=AlertEventKind.RESOLVED,
         note=note,
-        extra={"resolved_at": timezone.now(), "resolved_note": note},
+        stamp="resolved_at",
+        extra={"resolved_note": note},
     )
