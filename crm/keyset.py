@@ -88,6 +88,20 @@ def capped_count(rows: QuerySet, cap: int | None = None) -> tuple[int, bool]:
     return min(count, cap), count > cap
 
 
+def page_context(request: HttpRequest, rows: QuerySet, *, field: str, size: int = PAGE_SIZE) -> dict:
+    """What a keyset list template needs: the page the request's cursor asks for, the capped
+    count and the filters' query string for the paging links (templates/crm/keyset_pager.html)."""
+    count, capped = capped_count(rows)
+    return {
+        "page": keyset_page(
+            rows, field=field, after=request.GET.get("after"), before=request.GET.get("before"), size=size
+        ),
+        "count": count,
+        "count_capped": capped,
+        "query": query_without_cursor(request),
+    }
+
+
 def query_without_cursor(request: HttpRequest) -> str:
     """The list's query string (its filters) without the page cursor, for the paging links."""
     query = request.GET.copy()

@@ -19,7 +19,6 @@ from django.views.decorators.http import require_GET
 
 from crm import keyset
 from crm.access import can_work_deal, deals_for
-from crm.keyset import KeysetPage
 from funnel import exchange
 from funnel.filters import DealFilter
 from funnel.models import Deal, DealQuerySet, StageSetting
@@ -41,11 +40,6 @@ def _filtered(request: HttpRequest) -> tuple[DealFilter, DealQuerySet]:
     list and the export, so the two can never disagree on scope."""
     filterset = DealFilter(request.GET or None, queryset=deals_for(request.user), request=request)
     return filterset, filterset.qs
-
-
-def keyset_page(deals: DealQuerySet, *, after: str | None = None, before: str | None = None) -> KeysetPage:
-    """One page of ``deals``, newest created first (crm.keyset; the deal_newest indexes)."""
-    return keyset.keyset_page(deals, field="created_at", after=after, before=before, size=PAGE_SIZE)
 
 
 def _rows(deals: list[Deal], stage_settings: dict[str, StageSetting]) -> list[DealRow]:
@@ -70,17 +64,14 @@ def _rows(deals: list[Deal], stage_settings: dict[str, StageSetting]) -> list[De
 def deal_list(request: HttpRequest) -> HttpResponse:
     filterset, deals = _filtered(request)
     deals = deals.select_related("customer", "owner")
-    page = keyset_page(deals, after=request.GET.get("after"), before=request.GET.get("before"))
+    # Newest created first: the deal_newest indexes.
+    listing = keyset.page_context(request, deals, field="created_at", size=PAGE_SIZE)
     # The six stage settings once per request, not once per row.
     stage_settings = StageSetting.objects.by_stage()
-    count, capped = keyset.capped_count(deals)
     context = {
+        **listing,
         "filter": filterset,
-        "page": page,
-        "rows": _rows(page.rows, stage_settings),
-        "count": count,
-        "count_capped": capped,
-        "query": keyset.query_without_cursor(request),
+        "rows": _rows(listing["page"].rows, stage_settings),
         "can_create": can_work_deal(request.user),
     }
     template = "funnel/deal_list.html"

@@ -59,6 +59,9 @@ class RepaymentInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # saved repayments show read-only
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("entered_by")
+
 
 @admin.register(Facility)
 class FacilityAdmin(admin.ModelAdmin):
@@ -174,6 +177,9 @@ class AlertEventInline(admin.TabularInline):
     extra = 0
     can_delete = False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("by")
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
@@ -230,7 +236,7 @@ class AlertAdmin(ReadOnlyAdmin):
 class AlertEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "alert", "kind", "by"]
     list_filter = ["kind"]
-    list_select_related = ["alert", "by"]
+    list_select_related = ["alert__rule", "alert__customer", "by"]  # the alert shows as rule · customer
     ordering = ["-at", "-id"]
     show_full_result_count = False
     fields = ["alert", "kind", "by", "at", "note"]

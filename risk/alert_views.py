@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
+from crm import keyset
 from crm.access import access_alert, alerts_for, can_work_alert
-from crm.keyset import capped_count, query_without_cursor
 from risk.alerts import AlertTransitionRefused
 from risk.alerts import alert_acknowledge as acknowledge
 from risk.alerts import alert_resolve as resolve
@@ -24,7 +24,7 @@ from risk.assignment import alert_assign as assign
 from risk.filters import AlertFilter
 from risk.forms import AssignForm, BulkAcknowledgeForm, ResolveForm
 from risk.models import Alert, AlertStatus
-from risk.selectors_alerts import alert_actions, alert_page, for_list, keyset_page
+from risk.selectors_alerts import alert_actions, alert_page, for_list
 
 
 def _next_or(request: HttpRequest, default: str) -> str:
@@ -54,15 +54,10 @@ def _done(request: HttpRequest, alert: Alert) -> HttpResponse:
 @require_GET
 def alert_list(request: HttpRequest) -> HttpResponse:
     filterset = AlertFilter(request.GET, queryset=alerts_for(request.user), request=request)
-    alerts = for_list(filterset.qs)
-    page = keyset_page(alerts, after=request.GET.get("after"), before=request.GET.get("before"))
-    count, capped = capped_count(alerts)
+    # Newest opened first: the alert status/opened indexes.
     context = {
+        **keyset.page_context(request, for_list(filterset.qs), field="opened_at"),
         "filter": filterset,
-        "page": page,
-        "count": count,
-        "count_capped": capped,
-        "query": query_without_cursor(request),
         "can_work": can_work_alert(request.user),
     }
     template = "risk/alert_list.html"
