@@ -1,34 +1,20 @@
 // Funnel analytics: the funnel, days-in-stage and cycle-time charts. The numbers come from the
 // page's json_script block (#funnel-analytics-data) and are also in the tables beside the
-// charts, so the page is complete without script.
+// charts, so the page is complete without script. Shared setup: static/js/charts.js.
 (() => {
   "use strict";
+
+  const { TIER_COLOURS, GREY, LEGEND, lang, number, replace, money, compact } = window.crmCharts;
+  const whole = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
 
   const BRAND = "#0b3d5c";
   const BLUE = "#0d6efd";
   const TEAL = "#20c997";
   const ORANGE = "#fd7e14";
-  const GREY = "#adb5bd";
   // One shade per layer, light to dark as the funnel narrows.
   const LAYER_COLOURS = ["#9ec5fe", "#6ea8fe", "#3d8bfd", "#0d6efd", "#146c43"];
-  // Same colours as the tier badges (static/css/app.css).
-  const TIER_COLOURS = { AA: "#146c43", A: "#0d6efd", B: "#fd7e14", unrated: "#adb5bd" };
-  const LEGEND = { position: "bottom", labels: { usePointStyle: true, boxHeight: 8 } };
 
-  function number(value) {
-    // Decimals arrive as strings (never floats on the server); null stays a gap.
-    return value === null ? null : Number(value);
-  }
-
-  function replace(canvas, config) {
-    const existing = window.Chart.getChart(canvas);
-    if (existing) {
-      existing.destroy();
-    }
-    return new window.Chart(canvas, config);
-  }
-
-  function funnelChart(data, format) {
+  function funnelChart(data) {
     const canvas = document.getElementById("funnel-chart");
     if (!canvas) return;
     replace(canvas, {
@@ -53,17 +39,17 @@
         animation: false,
         plugins: {
           legend: { display: false },
-          tooltip: { callbacks: { label: (item) => `${data.label}: ${format.format(item.raw)}` } },
+          tooltip: { callbacks: { label: (item) => `${data.label}: ${whole.format(item.raw)}` } },
         },
         scales: {
-          x: { beginAtZero: true, ticks: { precision: 0, callback: (value) => format.format(value) } },
+          x: { beginAtZero: true, ticks: { precision: 0, callback: (value) => whole.format(value) } },
           y: { grid: { display: false } },
         },
       },
     });
   }
 
-  function stageChart(data, money, compact) {
+  function stageChart(data) {
     const canvas = document.getElementById("stage-chart");
     if (!canvas) return;
     replace(canvas, {
@@ -213,26 +199,11 @@
     });
   }
 
-  function draw() {
-    const source = document.getElementById("funnel-analytics-data");
-    if (!source || typeof window.Chart === "undefined") {
-      return;
-    }
-    const data = JSON.parse(source.textContent);
-    const lang = document.documentElement.lang || undefined;
-    const format = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
-    const money = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-    const compact = new Intl.NumberFormat(lang, { notation: "compact", maximumFractionDigits: 1 });
-    funnelChart(data.funnel, format);
-    stageChart(data.stages, money, compact);
+  window.crmCharts.onReady("funnel-analytics-data", (data) => {
+    funnelChart(data.funnel);
+    stageChart(data.stages);
     tierChart(data.tiers);
     daysChart(data.days);
     cycleChart(data.cycle);
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  });
 })();

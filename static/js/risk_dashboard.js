@@ -1,29 +1,14 @@
 // Risk dashboard: new alerts per week, exposure by tier and the three indicators month by month.
 // The numbers come from the page's json_script block (#risk-dashboard-data) and are also in the
-// tables beside the charts, so the page is complete without script.
+// tables beside the charts, so the page is complete without script. Shared setup: static/js/charts.js.
 (() => {
   "use strict";
 
+  const { TIER_COLOURS, GREY, LEGEND, number, replace, money } = window.crmCharts;
+
   // Same colours as the severity badges (Bootstrap danger / warning / info).
   const SEVERITY_COLOURS = { critical: "#dc3545", warning: "#ffc107", info: "#0dcaf0" };
-  // Same colours as the tier badges (static/css/app.css).
-  const TIER_COLOURS = { AA: "#146c43", A: "#0d6efd", B: "#fd7e14", unrated: "#adb5bd" };
   const KPI_COLOURS = { recovery_rate: "#146c43", portfolio_risk: "#dc3545", screening_efficiency: "#0b3d5c" };
-  const GREY = "#adb5bd";
-  const LEGEND = { position: "bottom", labels: { usePointStyle: true, boxHeight: 8 } };
-
-  function number(value) {
-    // Decimals arrive as strings (never floats on the server); null stays a gap.
-    return value === null ? null : Number(value);
-  }
-
-  function replace(canvas, config) {
-    const existing = window.Chart.getChart(canvas);
-    if (existing) {
-      existing.destroy();
-    }
-    return new window.Chart(canvas, config);
-  }
 
   function weeksChart(data) {
     const canvas = document.getElementById("weeks-chart");
@@ -53,7 +38,7 @@
     });
   }
 
-  function tierChart(data, money) {
+  function tierChart(data) {
     const canvas = document.getElementById("tier-chart");
     if (!canvas) return;
     const values = data.outstanding.map(number);
@@ -139,22 +124,9 @@
     });
   }
 
-  function draw() {
-    const source = document.getElementById("risk-dashboard-data");
-    if (!source || typeof window.Chart === "undefined") {
-      return;
-    }
-    const data = JSON.parse(source.textContent);
-    const lang = document.documentElement.lang || undefined;
-    const money = new Intl.NumberFormat(lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  window.crmCharts.onReady("risk-dashboard-data", (data) => {
     weeksChart(data.weeks);
-    tierChart(data.tiers, money);
+    tierChart(data.tiers);
     kpiChart(data.kpis);
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  });
 })();
