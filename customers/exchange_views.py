@@ -1,16 +1,11 @@
 """Import (upload → preview → confirm) and export of the customer list.
 
-The confirm step trusts nothing from the browser but a token: the uploaded file is kept on the
-server under that token, which is also recorded in the user's session, and confirming reads
-and validates the file again before writing anything. A token works once.
+The confirm step trusts nothing from the browser but a token: the uploaded file waits on the
+server under that token (``customers.exchange.pending``), and confirming reads and validates
+the file again before writing anything. A token works once, even when two confirms race.
 """
 
-import time
-import uuid
-from pathlib import Path
-
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -19,79 +14,26 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm import spreadsheets
 from crm.access import customers_for
-from customers.exchange import export
-from customers.exchange.cells import MAX_ROWS, MAX_UPLOAD_BYTES, FileRejected, too_big_message
+from customers.exchange import export, pending
+from customers.exchange.cells import MAX_ROWS, FileRejected
 from customers.exchange.checking import Checked, ImportConflict, check, commit
 from customers.exchange.kinds import ImportKind, kinds_for
 from customers.filters import CustomerFilter
 
 SESSION_KEY = "pending_imports"
-KEEP_SECONDS = 6 * 60 * 60  # an upload not confirmed within this time is deleted
-MAX_PENDING = 5  # per session; older ones are dropped
-MAX_ERRORS_SHOWN = 1000
-XLSX_TYPE = spreadsheets.XLSX_TYPE
+FOLDER = "imports"  # under VAR_DIR; the repayment import has its own
 
 
-class ImportForm(forms.Form):
+class ImportForm(pending.UploadForm):
     kind = forms.ChoiceField(label=gettext_lazy("The file holds"), widget=forms.RadioSelect)
-    file = forms.FileField(
-        label=gettext_lazy("File"),
-        help_text=gettext_lazy("CSV or Excel (.xlsx), at most 5 MB and 20,000 rows. The first row names the columns."),
-        widget=forms.FileInput(attrs={"accept": f".csv,.xlsx,text/csv,{XLSX_TYPE}"}),
-    )
+    field_order = ("kind", "file")
 
     def __init__(self, *args, kinds: list[ImportKind], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(k.key, k.label) for k in kinds]
         self.fields["kind"].initial = kinds[0].key
         self.kinds = {k.key: k for k in kinds}
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(too_big_message())
-        return upload
-
-
-# --- Uploads waiting for confirmation -----------------------------------------------------------
-def _folder() -> Path:
-    return Path(settings.VAR_DIR) / "imports"
-
-
-def _keep(request: HttpRequest, kind: ImportKind, data: bytes, name: str) -> str:
-    folder = _folder()
-    folder.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - KEEP_SECONDS
-    for old in folder.iterdir():
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    token = uuid.uuid4().hex
-    (folder / token).write_bytes(data)
-    pending = request.session.get(SESSION_KEY, {})
-    pending[token] = {"kind": kind.key, "name": name}
-    for stale in list(pending)[:-MAX_PENDING]:
-        del pending[stale]
-        (folder / stale).unlink(missing_ok=True)
-    request.session[SESSION_KEY] = pending
-    return token
-
-
-def _take(request: HttpRequest, token: str) -> tuple[dict, bytes] | None:
-    """The upload kept under this token for this session, removed so that it is used once."""
-    pending = request.session.get(SESSION_KEY, {})
-    entry = pending.pop(token, None)
-    request.session[SESSION_KEY] = pending
-    if entry is None:
-        return None
-    path = _folder() / uuid.UUID(hex=token).hex  # the token came from our session: a uuid
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:  # swept away after KEEP_SECONDS
-        return None
-    path.unlink(missing_ok=True)
-    return entry, data
 
 
 # --- Views --------------------------------------------------------------------------------------
@@ -103,32 +45,11 @@ def _allowed_kinds(user) -> list[ImportKind]:
 
 
 def _preview(request: HttpRequest, checked: Checked, *, name: str, token: str | None) -> HttpResponse:
-    errors = checked.errors
-    columns = checked.columns
-    rows = [
-        {
-            "number": row.number,
-            "cells": [
-                (value, str(column.label) in row.bad_columns(), column.field)
-                for value, column in zip(row.cells, columns, strict=True)
-            ],
-            "errors": row.errors,
-        }
-        for row in checked.preview
-    ]
+    context = pending.preview_context(checked, styles={"credit_code": pending.CODE})
     return render(
         request,
         "customers/import_preview.html",
-        {
-            "checked": checked,
-            "rows": rows,
-            "kind": checked.kind,
-            "name": name,
-            "token": token,
-            "errors": errors[:MAX_ERRORS_SHOWN],
-            "error_count": len(errors),
-            "errors_hidden": max(0, len(errors) - MAX_ERRORS_SHOWN),
-        },
+        {**context, "kind": checked.kind, "name": name, "token": token},
     )
 
 
@@ -145,7 +66,10 @@ def customer_import(request: HttpRequest) -> HttpResponse:
         except FileRejected as exc:
             form.add_error("file", exc.message)
         else:
-            token = None if checked.bad_rows else _keep(request, kind, data, upload.name)
+            token = None
+            if not checked.bad_rows:
+                meta = {"kind": kind.key, "name": upload.name}
+                token = pending.keep(request, key=SESSION_KEY, folder=FOLDER, data=data, meta=meta)
             return _preview(request, checked, name=upload.name, token=token)
     return render(
         request,
@@ -158,15 +82,11 @@ def customer_import(request: HttpRequest) -> HttpResponse:
 def customer_import_confirm(request: HttpRequest) -> HttpResponse:
     kinds = {k.key: k for k in _allowed_kinds(request.user)}
     token = request.POST.get("token", "")
-    try:
-        uuid.UUID(hex=token)
-    except ValueError:
-        token = ""
-    taken = _take(request, token) if token else None
-    if taken is None:
+    claimed = pending.claim(request, key=SESSION_KEY, folder=FOLDER, token=token)
+    if claimed is None:
         messages.error(request, _("This upload has expired or was imported already. Please upload the file again."))
         return redirect("customers:import")
-    entry, data = taken
+    data, entry = claimed
     kind = kinds.get(entry["kind"])
     if kind is None:  # the user's role changed since the upload
         raise PermissionDenied

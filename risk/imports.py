@@ -35,12 +35,7 @@ from django.utils.translation import gettext_lazy
 from crm.access import facilities_for
 from customers.exchange import cells
 from customers.exchange.cells import CellError, read_table
-
-# The generic half of the customer import's checker is private there; these two are the adapter
-# (see the report on generalising them as ``customers.exchange.checking.match_columns/check_row``).
-from customers.exchange.checking import CheckedRow, RowError
-from customers.exchange.checking import _check_row as check_row
-from customers.exchange.checking import _match_columns as match_columns
+from customers.exchange.checking import CheckedRow, RowError, check_row, match_columns
 from customers.exchange.kinds import CREDIT_CODE, DATE, MONEY, Column, ImportKind
 from risk.models import Facility, Repayment, RepaymentInstallment
 from risk.selectors import ZERO

@@ -74,8 +74,8 @@ def check(kind: ImportKind, data: bytes, *, user) -> Checked:
     """Read and validate the whole file. Raises FileRejected when the file as a whole cannot
     be used (unreadable, too large, required columns missing)."""
     table = read_table(data)
-    positions, ignored = _match_columns(kind, table)
-    rows = [_check_row(number, raw, kind.columns, positions) for number, raw in table.rows]
+    positions, ignored = match_columns(kind, table)
+    rows = [check_row(number, raw, kind.columns, positions) for number, raw in table.rows]
     _no_repeats(kind, rows)
     if kind is CUSTOMERS:
         _resolve_customers(rows, user)
@@ -88,7 +88,9 @@ def check(kind: ImportKind, data: bytes, *, user) -> Checked:
     return checked
 
 
-def _match_columns(kind: ImportKind, table: Table) -> tuple[dict[str, int], list[str]]:
+def match_columns(kind: ImportKind, table: Table) -> tuple[dict[str, int], list[str]]:
+    """Where each of the kind's columns is in the file (field → index), and the headers that
+    name none. Raises FileRejected for a column named twice or a required one missing."""
     by_name = {name: column for column in kind.columns for name in column.names()}
     positions: dict[str, int] = {}
     ignored = []
@@ -110,7 +112,8 @@ def _match_columns(kind: ImportKind, table: Table) -> tuple[dict[str, int], list
     return positions, ignored
 
 
-def _check_row(number: int, raw: list[Any], columns: Iterable[Column], positions: dict[str, int]) -> CheckedRow:
+def check_row(number: int, raw: list[Any], columns: Iterable[Column], positions: dict[str, int]) -> CheckedRow:
+    """One row's cells parsed by their columns, each unreadable or missing required cell an error."""
     row = CheckedRow(number=number, cells=[], values={})
     for column in columns:
         index = positions.get(column.field)

@@ -1,5 +1,8 @@
 import csv
 import io
+import os
+import pathlib
+import time
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -10,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from crm.roles import Role
-from customers.exchange import cells
+from customers.exchange import cells, pending
 from customers.exchange.resources import CreditReportResource, CustomerResource
 from customers.models import CreditReport, Customer, DataSource, FinancialStatement, Grade, GradeReason
 from tests.factories import CustomerFactory, credit_code, make_user
@@ -278,6 +281,17 @@ def test_unusable_files_are_refused_with_a_clear_message(client, rm1, content, m
     assert message in " ".join(response.context["form"].errors["file"])
 
 
+def test_upload_form_states_the_limits_the_check_applies(client, rm1, customer, monkeypatch):
+    client.force_login(rm1)
+    assert "at most 5 MB and 20,000 rows" in client.get(reverse("customers:import")).content.decode()
+
+    monkeypatch.setattr(cells, "MAX_ROWS", 2)
+    assert "at most 5 MB and 2 rows" in client.get(reverse("customers:import")).content.decode()
+    rows = [REPORT_HEADER] + [[customer.credit_code, f"2026-03-0{day}", "AA", "1", "0"] for day in (1, 2, 3)]
+    response = upload(client, "credit_reports", csv_upload(rows))
+    assert "more than 2 rows" in " ".join(response.context["form"].errors["file"])
+
+
 def test_files_over_5_mb_or_20000_rows_are_refused(client, rm1, customer):
     client.force_login(rm1)
     big = SimpleUploadedFile("big.csv", b"x" * (5 * 1024 * 1024 + 1))
@@ -324,6 +338,76 @@ def test_forged_or_reused_tokens_import_nothing(client, rm1, rm2, customer):
     confirm(client, preview)
     response = confirm(client, preview)  # a double click
     assert "expired or was imported already" in " ".join(messages_of(client.get(response["Location"])))
+    assert CreditReport.objects.count() == 1
+
+
+def test_two_confirms_at_once_import_once(client, rm1, customer, monkeypatch, settings):
+    """A double click: the second confirm arrives while the first one is reading the file. Both
+    loaded the session before either saved it, so both find the token there; only one may get
+    the file, and the other is sent back to the upload page (not shown a "data changed" check)."""
+    client.force_login(rm1)
+    rows = [REPORT_HEADER, [customer.credit_code, "2026-03-01", "AA", "1", "0"]]
+    preview = upload(client, "credit_reports", csv_upload(rows))
+    folder = settings.VAR_DIR / "imports"
+    read_bytes = pathlib.Path.read_bytes
+    second = []
+
+    def read_while_another_confirms(path):
+        if path.parent == folder and not second:
+            second.append(None)  # only the first read lets the other confirm in
+            second[0] = confirm(client, preview)
+        return read_bytes(path)
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", read_while_another_confirms)
+    first = confirm(client, preview)
+
+    assert first["Location"] == reverse("customers:list")
+    assert second[0]["Location"] == reverse("customers:import")
+    assert CreditReport.objects.count() == 1
+    assert list(folder.iterdir()) == []
+
+
+def test_an_upload_not_confirmed_in_time_has_expired(client, rm1, customer, settings):
+    client.force_login(rm1)
+    rows = [REPORT_HEADER, [customer.credit_code, "2026-03-01", "AA", "1", "0"]]
+    preview = upload(client, "credit_reports", csv_upload(rows))
+    kept = settings.VAR_DIR / "imports" / preview.context["token"]
+    then = time.time() - pending.KEEP_SECONDS - 1
+    os.utime(kept, (then, then))  # no upload since has swept it
+
+    response = confirm(client, preview)
+    assert response["Location"] == reverse("customers:import")
+    assert "expired or was imported already" in " ".join(messages_of(client.get(response["Location"])))
+    assert not CreditReport.objects.exists()
+    assert list(kept.parent.iterdir()) == []
+
+
+def test_an_upload_sweeps_old_files_and_survives_what_it_cannot_sweep(client, rm1, customer, settings, monkeypatch):
+    """Other requests sweep and claim at the same time: a listed file may be gone by the time
+    it is looked at. Folders are not the sweep's business."""
+    folder = settings.VAR_DIR / "imports"
+    (folder / "a-folder").mkdir(parents=True)
+    old = folder / ("0" * 32)
+    old.write_bytes(b"never confirmed")
+    then = time.time() - pending.KEEP_SECONDS - 60
+    for path in (old, folder / "a-folder"):
+        os.utime(path, (then, then))
+    iterdir = pathlib.Path.iterdir
+
+    def listing_with_a_vanished_file(path):
+        yield from iterdir(path)
+        if path == folder:
+            yield folder / ("2" * 32)  # listed, then swept or claimed by another request
+
+    monkeypatch.setattr(pathlib.Path, "iterdir", listing_with_a_vanished_file)
+    client.force_login(rm1)
+    rows = [REPORT_HEADER, [customer.credit_code, "2026-03-01", "AA", "1", "0"]]
+    preview = upload(client, "credit_reports", csv_upload(rows))
+
+    assert preview.status_code == 200
+    token = preview.context["token"]
+    assert sorted(p.name for p in iterdir(folder)) == sorted(["a-folder", token])
+    confirm(client, preview)
     assert CreditReport.objects.count() == 1
 
 

@@ -17,6 +17,7 @@ from django.db import connections, transaction
 from django.urls import reverse
 
 from crm.roles import Role
+from customers.exchange import cells
 from risk import imports, services
 from risk.models import Facility, Repayment
 from tests.factories import CustomerFactory, ensure_shipped_data, make_user
@@ -427,6 +428,18 @@ def test_upload_page_lists_the_columns_with_their_chinese_names(client, risk_off
     assert 'data-testid="import-form"' in page
     for name in ("Facility code", "Received on", "Amount (CNY)", "Bank reference", "收款日期", "银行流水号"):
         assert name in page
+
+
+def test_upload_page_states_the_limits_the_check_applies(client, risk_officer, facility, monkeypatch):
+    client.force_login(risk_officer)
+    assert "at most 5 MB and 20,000 rows" in client.get(UPLOAD).content.decode()
+
+    monkeypatch.setattr(cells, "MAX_ROWS", 1)
+    monkeypatch.setattr(cells, "MAX_UPLOAD_BYTES", 2 * 1024 * 1024)
+    assert "at most 2 MB and 1 rows" in client.get(UPLOAD).content.decode()
+    rows = [HEADER, [str(facility.code), "2026-03-01", "1", ""], [str(facility.code), "2026-03-02", "1", ""]]
+    response = upload(client, csv_upload(rows))
+    assert "more than 1 rows" in " ".join(response.context["form"].errors["file"])
 
 
 # --- Cells -----------------------------------------------------------------------------------------
