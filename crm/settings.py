@@ -112,8 +112,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://crm")}
 if "redis" in CACHES["default"]["BACKEND"].lower():
-    # Same rule as for the broker: a dead or silent Redis costs a request a second, not a hang.
-    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 1, "socket_timeout": 1})
+    # Same rule as for the broker: a dead or silent Redis costs a call half a second, not a
+    # hang. (No ordinary page calls the cache; see crm.context_processors.)
+    CACHES["default"].setdefault("OPTIONS", {}).update({"socket_connect_timeout": 0.5, "socket_timeout": 0.5})
 
 # --- Authentication and sessions ------------------------------------------------------------
 AUTH_USER_MODEL = "crm.User"
@@ -201,47 +202,62 @@ SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 BROKER_DIR = Path(env("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
-for sub in ("queue", "processed"):
+for sub in ("queue", "processed", "control"):
     (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+# The longest any task may run (crm.jobs.runner.MAX_TIME_LIMIT is 10 minutes: longer work is
+# split into batches). Redis hands a message nobody acknowledged to another worker after the
+# visibility timeout, so it must be longer than that — else a slow task would run twice — but
+# no longer than need be: a worker killed outright gets its message back after it. (The
+# outbox's sweep sends a job whose worker died again sooner: when its one-minute lease ends.)
+CELERY_TASK_TIME_LIMIT = 10 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 9 * 60
+VISIBILITY_TIMEOUT = CELERY_TASK_TIME_LIMIT + 5 * 60
 # Each transport reads only its own options, so one dict serves the filesystem and Redis alike.
+# These are the *publisher's* (web requests, beat): a refused or silent broker costs a request
+# half a second once, then the outbox's breaker stops trying (crm.jobs.outbox). Workers replace
+# the connection settings with patient ones as they start (crm.celery).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Filesystem transport (the default: no server to install).
+    # Filesystem transport (the default: no server to install). control_folder keeps its
+    # remote-control files out of the working directory.
     "data_folder_in": str(BROKER_DIR / "queue"),
     "data_folder_out": str(BROKER_DIR / "queue"),
     "processed_folder": str(BROKER_DIR / "processed"),
+    "control_folder": str(BROKER_DIR / "control"),
     "store_processed": False,
-    # Redis: a refused or silent server must never hang a web request. Connect and read time
-    # out fast and publishing is not retried (crm.queue.enqueue logs and flags the failure).
-    "socket_connect_timeout": 1,
-    "socket_timeout": 1,
+    # Redis: connect and read time out fast; kombu does not retry the connection.
+    "socket_connect_timeout": 0.5,
+    "socket_timeout": 0.5,
     "retry_on_timeout": False,
-    # kombu's own reconnect loop when a publisher opens its channel: one quick retry, not the
-    # default sleeps of 2 s and more. Workers reconnect under their own settings (below).
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.2,
-    "interval_max": 0.2,
-    # Longer than any task may run (CELERY_TASK_TIME_LIMIT), so a slow task is not handed to a
-    # second worker while the first is still on it; a killed worker's task comes back after it.
-    "visibility_timeout": 2 * 60 * 60,
+    "max_retries": 0,
+    "visibility_timeout": VISIBILITY_TIMEOUT,
 }
 if CELERY_BROKER_URL.startswith("filesystem"):
     # The filesystem transport has no fan-out exchange, so no remote control or events.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
-CELERY_BROKER_CONNECTION_TIMEOUT = 1
-CELERY_BROKER_CONNECTION_RETRY = False
-CELERY_BROKER_CONNECTION_MAX_RETRIES = 0
+CELERY_BROKER_CONNECTION_TIMEOUT = 0.5
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # workers: forever (publishers never retry: above)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_TASK_TIME_LIMIT = 60 * 60
-CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = True
+
+# --- Background jobs (crm.jobs) -------------------------------------------------------------
+# A running job renews its lease every third of this; a worker that dies frees it within it.
+JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", default=60)
+# A job sent but not started within this is taken as lost by the broker and sent again (a
+# Redis restarted without persistence forgets its queues). A duplicate costs nothing.
+JOBS_REDELIVER_AFTER = env.int("JOBS_REDELIVER_AFTER", default=5 * 60)
+# Work waiting longer than this (or whose send failed) shows "background processing is delayed".
+JOBS_DELAYED_AFTER = env.int("JOBS_DELAYED_AFTER", default=2 * 60)
+JOBS_KEEP_DAYS = env.int("JOBS_KEEP_DAYS", default=30)
+# Customers per batch job of the portfolio re-grade (customers.tasks.portfolio_regrade).
+REGRADE_BATCH_SIZE = env.int("REGRADE_BATCH_SIZE", default=20_000)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

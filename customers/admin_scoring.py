@@ -13,7 +13,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from crm.queue import enqueue
+from crm.jobs import job_request
+from crm.jobs.display import job_progress
 from customers import tasks
 from customers.exceptions import NotAllowed, ScorecardInvalid
 from customers.grading import validate
@@ -57,7 +58,7 @@ class CriterionInline(FrozenUnlessDraft, admin.TabularInline):
 class ScorecardAdmin(FrozenUnlessDraft, admin.ModelAdmin):
     list_display = ["version", "name", "status", "cutoff_aa", "cutoff_a", "published_at", "published_by"]
     list_filter = ["status"]
-    readonly_fields = ["status", "published_at", "published_by", "publish_link"]
+    readonly_fields = ["status", "published_at", "published_by", "regrade_progress", "publish_link"]
     fields = [
         "version",
         "name",
@@ -67,10 +68,16 @@ class ScorecardAdmin(FrozenUnlessDraft, admin.ModelAdmin):
         "status",
         "published_at",
         "published_by",
+        "regrade_progress",
         "publish_link",
     ]
     inlines = [CriterionInline]
     actions = ["copy_as_draft"]
+
+    @admin.display(description=_("re-grade"))
+    def regrade_progress(self, obj):
+        """How far the re-grade its publication asked for has got (crm.jobs)."""
+        return job_progress(obj.regrade_job) if obj.regrade_job_id else "—"
 
     @admin.display(description=_("publish"))
     def publish_link(self, obj):
@@ -117,11 +124,17 @@ def publish_view(model_admin: ScorecardAdmin, request, pk):
         except NotAllowed:
             messages.error(request, _("Only a draft can be published."))
             return redirect(change_url)
+        card.refresh_from_db(fields=["regrade_job"])
         messages.success(
             request,
             _("Scorecard v%(v)d is now active. The portfolio is being re-graded in the background.")
             % {"v": card.version},
         )
+        if card.regrade_job and card.regrade_job.last_error:
+            messages.warning(
+                request,
+                _("The job queue cannot be reached now. The re-grade is kept and starts by itself when it is back."),
+            )
         return redirect(change_url)
     errors = validate(card.spec())
     context = {
@@ -167,7 +180,8 @@ class TierPolicyAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         # Limits and review dates follow the policy: apply the change to the portfolio.
-        enqueue(tasks.portfolio_regrade, reason=GradeReason.SCHEDULED)
+        # One re-grade for several edits in a row: the request joins one still waiting.
+        job_request(tasks.portfolio_regrade, by=request.user, key="portfolio_regrade", reason=GradeReason.SCHEDULED)
         self.message_user(request, _("Credit limits and review dates are being updated in the background."))
 
 

@@ -343,6 +343,27 @@ def regrade(
     return total
 
 
+def regrade_range(*, lo: int, hi: int, reason: str) -> RegradeResult:
+    """Re-grade the customers with lo <= id < hi with the scorecard and policies in force now:
+    one batch of the fanned-out portfolio re-grade (customers.tasks)."""
+    scorecard = active_scorecard()
+    if scorecard is None:
+        log.warning("no active scorecard: nothing graded")
+        return RegradeResult()
+    policies = {p.tier: p for p in TierPolicy.objects.all()}
+    result = regrade_batch(
+        scorecard_id=scorecard.pk,
+        spec=scorecard.spec(),
+        policies=policies,
+        lo=lo,
+        hi=hi,
+        reason=reason,
+        now=timezone.now(),
+    )
+    result.customers = Customer.objects.filter(id__gte=lo, id__lt=hi).count()
+    return result
+
+
 def grade_customer_in_python(customer: Customer, spec: ScorecardSpec, now: datetime | None = None) -> GradeResult:
     """The pure path for one customer (explanations on the customer page, tests)."""
     return grade(customer_inputs(customer, timezone.localdate(now)), spec)

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from crm.queue import enqueue
+from crm.jobs import job_request
 from customers import tasks
 from customers.choices import Tier
 from customers.exceptions import NotAllowed, ScorecardInvalid
@@ -82,8 +82,10 @@ def scorecard_publish(*, scorecard: Scorecard, by) -> Scorecard:
         card.status = ScorecardStatus.ACTIVE
         card.published_at = timezone.now()
         card.published_by = by
-        card.save(update_fields=["status", "published_at", "published_by"])
-        enqueue(tasks.portfolio_regrade, reason=GradeReason.SCORECARD_PUBLISHED)
+        # Asked for in the publishing transaction (crm.jobs): a broker that is down delays the
+        # re-grade, it cannot lose it. The job is kept on the card for the progress shown.
+        card.regrade_job = job_request(tasks.portfolio_regrade, by=by, reason=GradeReason.SCORECARD_PUBLISHED)
+        card.save(update_fields=["status", "published_at", "published_by", "regrade_job"])
     return card
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from crm.queue import enqueue
+from crm.jobs import job_request
 from customers import tasks
 from customers.exceptions import DuplicateCreditCode
 from customers.models import Activity, Contact, Customer, GradeReason
@@ -34,13 +34,14 @@ def customer_create(*, by, owner, **fields: Any) -> Customer:
         with transaction.atomic():
             customer.save()
             regrade(reason=GradeReason.DATA_CHANGED, ids=[customer.pk])
+            # In the same transaction: the notice is asked for exactly when the customer exists.
+            job_request(tasks.customer_created_notify, by=by, customer_id=customer.pk, created_by_id=by.pk)
     except IntegrityError as exc:
         # Two people registering the same company at the same moment: the form's unique check
         # passed for both, the database constraint picks one.
         if Customer.objects.filter(credit_code=customer.credit_code).exists():
             raise DuplicateCreditCode from exc
         raise
-    enqueue(tasks.customer_created_notify, customer.pk, by.pk)
     return customer
 
 

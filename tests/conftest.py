@@ -7,6 +7,8 @@ import socket
 import tempfile
 import threading
 from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -128,10 +130,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def celery_worker(transactional_db):
+@contextmanager
+def celery_worker_running():
     """A real Celery worker thread consuming from the configured broker (filesystem by default,
-    Redis in CI). Tests using it see committed data only, hence the transactional database."""
+    Redis in CI), started inside a test. It sees committed data only."""
     from celery.contrib.testing.worker import start_worker
     from celery.signals import task_postrun
     from django.db import connections
@@ -155,6 +157,14 @@ def celery_worker(transactional_db):
             yield worker
     finally:
         task_postrun.disconnect(close_connections)
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real worker for the whole test (see celery_worker_running); hence a transactional
+    database."""
+    with celery_worker_running() as worker:
+        yield worker
 
 
 @pytest.fixture(scope="session")
@@ -213,6 +223,24 @@ def customer(rm1):
 
 
 @pytest.fixture
+def graded_customer(rm1):
+    """rm1's customer with every input present: grades AA with the shipped scorecard."""
+    return CustomerFactory(
+        owner=rm1,
+        team=rm1.team,
+        registered_capital=Decimal("500000000"),
+        industry_position="leader",
+        bureau_rating="AA",
+        has_litigation=False,
+        overdue_count=0,
+        debt_ratio=Decimal("0.45"),
+        current_ratio=Decimal("1.8"),
+        project_amount=Decimal("300000000"),
+        cooperation_since=date(2018, 1, 1),
+    )
+
+
+@pytest.fixture
 def other_customer(rm2):
     """rm2's customer: rm1's teammate, so only their team manager and risk see both."""
     return CustomerFactory(owner=rm2, team=rm2.team, name="远航港口建设有限公司")
@@ -221,3 +249,15 @@ def other_customer(rm2):
 @pytest.fixture
 def west_customer(rm_west):
     return CustomerFactory(owner=rm_west, team=rm_west.team, name="西部矿业资源有限公司")
+
+
+@contextmanager
+def lease_held(name: str):
+    """Another run holds the job's lease for the duration (crm.jobs.leases)."""
+    from crm.jobs.leases import lease_release, lease_take
+
+    assert lease_take(name, holder="another-run")
+    try:
+        yield
+    finally:
+        lease_release(name, holder="another-run")

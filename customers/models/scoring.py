@@ -59,6 +59,16 @@ class Scorecard(models.Model):
         editable=False,
         related_name="+",
     )
+    # The portfolio re-grade its publication asked for: its progress is shown on the card.
+    regrade_job = models.ForeignKey(
+        "crm.Job",
+        verbose_name=_("re-grade"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-version"]
