@@ -87,9 +87,18 @@ class MoveForm(forms.Form):
         label=_("Maturity date"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
 
-    def __init__(self, *args, deal: Deal, settings: dict[str, StageSetting], to_stage: str | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        deal: Deal,
+        settings: dict[str, StageSetting],
+        to_stage: str | None = None,
+        seen_stage: str | None = None,
+        **kwargs,
+    ):
         kwargs["initial"] = {
-            "seen_stage": deal.stage,
+            # The board's dialog names the stage its card showed; the deal page shows the current one.
+            "seen_stage": seen_stage if seen_stage in Stage.values else deal.stage,
             "to_stage": to_stage or _next_stage(deal.stage),
             "funded_amount": deal.proposed_limit if deal.proposed_limit is not None else deal.amount,
             "start_date": timezone.localdate(),

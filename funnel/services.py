@@ -160,8 +160,7 @@ def deal_move(
         # deal_update and checklist_set) as the gates see them until the move commits. On SQLite
         # BEGIN IMMEDIATE already serialises writers and FOR UPDATE is left out.
         current = Deal.objects.select_for_update(of=("self",)).select_related("customer").get(pk=deal.pk)
-        if current.stage != seen_stage:
-            raise _stale(current)
+        deal_check_seen(deal=current, seen_stage=seen_stage)
         # Whether the move is possible at all comes first: a funded deal "needs a lost reason"
         # or a prospect "needs a funded amount" would send the user after the wrong thing.
         problems = gate_problems(current, current.customer, seen_stage, to_stage, gate_context(current))
@@ -216,6 +215,17 @@ def deal_move(
                 maturity_date=funding.maturity_date,
             )
     return moved
+
+
+def deal_check_seen(*, deal: Deal, seen_stage: str) -> None:
+    """Raise ``StaleDeal`` if the deal, as the caller read it, has left the stage the user saw.
+
+    deal_move makes this check on the row it has locked, and only that check decides whether a
+    move lands. The move view makes it first on the deal it read, before it validates the form:
+    a form or board loaded before someone else's move offers targets of a stage the deal has
+    left, and "not a valid choice" would hide who moved the deal."""
+    if deal.stage != seen_stage:
+        raise _stale(deal)
 
 
 def _stale(current: Deal) -> StaleDeal:

@@ -32,9 +32,12 @@
   }
 
   function askDetails(drop) {
-    // Funded needs the amount and start date, Lost a reason: the server's move form asks.
+    // Funded needs the amount and start date, Lost a reason: the server's move form asks. It is
+    // told the stage the card showed, so a board older than someone else's move hears who moved
+    // the deal (409) instead of a form for a stage the user never saw.
     pending = drop;
-    const url = drop.card.dataset.moveUrl + "?to=" + encodeURIComponent(drop.to);
+    const url = drop.card.dataset.moveUrl + "?to=" + encodeURIComponent(drop.to) +
+      "&seen=" + encodeURIComponent(drop.card.dataset.stage);
     htmx.ajax("GET", url, { target: "#move-modal-body", swap: "innerHTML" }).then(() => modal.show());
   }
 

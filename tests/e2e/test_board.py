@@ -120,3 +120,31 @@ def test_dropping_on_lost_asks_why_and_cancel_puts_the_card_back(rm1_deal: Deal,
     expect(prospect.get_by_test_id("deal-card")).to_have_count(0)
     deal = Deal.objects.get(pk=rm1_deal.pk)
     assert (deal.stage, deal.lost_reason) == ("lost", "competitor")
+
+
+def test_a_drop_on_a_board_older_than_someone_elses_move_says_who_moved_it(rm1_deal: Deal, page: Page):
+    page.get_by_role("link", name="Pipeline").click()
+    prospect = page.get_by_test_id("column-prospect")
+    expect(prospect.get_by_test_id("deal-card")).to_have_count(1)
+    # Meanwhile the team manager marks the deal Lost; rm1's board still shows it in Prospect.
+    manager = make_user(Role.TEAM_MANAGER, team=rm1_deal.team, username="manager")
+    services.deal_move(deal=rm1_deal, to_stage="lost", seen_stage="prospect", by=manager, lost_reason="competitor")
+    moved_by = f"{manager} moved this deal to Lost"
+
+    # Straight onto a column: the board says who moved it and puts the card back.
+    drag(page, rm1_deal, "due_diligence")
+    expect(page.get_by_test_id("board-feedback")).to_contain_text(moved_by)
+    expect(prospect.get_by_test_id("deal-card")).to_have_count(1)
+    expect(page.get_by_test_id("column-due_diligence").get_by_test_id("deal-card")).to_have_count(0)
+
+    # Onto Lost: the dialog says so instead of asking why; closing it puts the card back.
+    drag(page, rm1_deal, "lost")
+    dialog = page.get_by_test_id("move-modal")
+    expect(dialog).to_contain_text(moved_by)
+    expect(dialog.get_by_label("Why was it lost?")).to_have_count(0)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(prospect.get_by_test_id("deal-card")).to_have_count(1)
+
+    moves = rm1_deal.moves.order_by("at", "id").values_list("to_stage", "by")
+    assert list(moves) == [("prospect", rm1_deal.owner_id), ("lost", manager.pk)]

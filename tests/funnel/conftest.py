@@ -7,6 +7,7 @@ from django.utils import timezone
 from customers.models import GradeReason
 from customers.regrade import regrade
 from funnel import services
+from funnel.models import ChecklistItem, Deal, Stage
 from tests.factories import CustomerFactory
 
 
@@ -32,6 +33,16 @@ def graded(customer_factory_kwargs: dict):
     regrade(reason=GradeReason.DATA_CHANGED, ids=[customer.pk])
     customer.refresh_from_db()
     return customer
+
+
+def approve(deal: Deal, by) -> Deal:
+    """Take a deal of a ready customer from Prospect to Approved as its RM would: one layer at a
+    time, every due-diligence checklist item ticked before approval."""
+    for stage in (Stage.PRELIMINARY, Stage.DUE_DILIGENCE):
+        deal = services.deal_move(deal=deal, to_stage=stage, seen_stage=deal.stage, by=by)
+    for item in ChecklistItem.objects.filter(is_active=True):
+        services.checklist_set(deal=deal, item=item, by=by, done=True)
+    return services.deal_move(deal=deal, to_stage=Stage.APPROVED, seen_stage=deal.stage, by=by)
 
 
 @pytest.fixture

@@ -1,24 +1,27 @@
 """Two people drop the same card at the same moment: two real HTTP requests to the running
-server. Exactly one move is applied; the other person is told who moved the deal and where.
+server. Exactly one move is applied; the other person is told who moved the deal and where
+(409), even when what they asked for is no move at all from where the deal went.
 
 The race is made certain rather than hoped for: the test holds the deal's row (PostgreSQL:
 SELECT … FOR UPDATE; SQLite: the database write lock) while both requests arrive, so both have
-read the deal in Prospect identified and wait at their write; then it lets go."""
+read the deal in the stage they saw and wait at their write; then it lets go."""
 
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from decimal import Decimal
 
 import pytest
 from django.db import connections, transaction
 from django.test import Client
+from django.utils import timezone
 
 from funnel import services
 from funnel.models import Deal, StageMove
 from tests.factories import ensure_shipped_data
-from tests.funnel.conftest import graded
+from tests.funnel.conftest import approve, graded
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -31,20 +34,26 @@ def session_cookie(user) -> str:
     return client.cookies["sessionid"].value
 
 
-def post_move(base: str, deal: Deal, cookie: str, data: dict, results: list, who: str) -> None:
-    body = "&".join(f"{k}={v}" for k, v in data.items()).encode()
-    request = urllib.request.Request(  # noqa: S310 - the live test server, http only
-        f"{base}/funnel/deals/{deal.code}/move/",
-        data=body,
-        headers={
-            "Cookie": f"sessionid={cookie}; csrftoken={CSRF}",
-            "X-CSRFToken": CSRF,
-            "HX-Request": "true",
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-    )
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Report a redirect as the answer: the plain form's success is the 302 itself."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def post_move(base: str, deal: Deal, cookie: str, data: dict, results: list, who: str, *, htmx: bool) -> None:
+    body = urllib.parse.urlencode(data).encode()
+    headers = {
+        "Cookie": f"sessionid={cookie}; csrftoken={CSRF}",
+        "X-CSRFToken": CSRF,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    if htmx:
+        headers["HX-Request"] = "true"
+    url = f"{base}/funnel/deals/{deal.code}/move/"
+    request = urllib.request.Request(url, data=body, headers=headers)  # noqa: S310 - the live test server, http only
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.build_opener(NoRedirect).open(request, timeout=30) as response:
             results.append((who, response.status, response.read().decode()))
     except urllib.error.HTTPError as error:
         results.append((who, error.code, error.read().decode()))
@@ -52,36 +61,52 @@ def post_move(base: str, deal: Deal, cookie: str, data: dict, results: list, who
         connections.close_all()
 
 
-def test_two_simultaneous_moves_one_wins_the_other_is_told_who(live_server, rm1, manager):
+# Each race: the stage both saw the deal in, then where rm1 and the manager drop it. The targets
+# differ; from Approved each is no move at all from where the other lands (Funded is closed, and
+# only an approved deal can be funded), so whoever loses must still hear 409, not 422.
+RACES = {
+    "from-prospect": ("prospect", "preliminary", "lost"),
+    "from-approved": ("approved", "funded", "due_diligence"),
+}
+LABELS = {"preliminary": "Preliminary assessment", "lost": "Lost", "funded": "Funded", "due_diligence": "Due diligence"}
+
+
+def drop(deal: Deal, seen: str, to_stage: str) -> dict:
+    """What the board (or the dialog, for Lost and Funded) posts."""
+    data = {"seen_stage": seen, "to_stage": to_stage}
+    if to_stage == "lost":
+        data["lost_reason"] = "competitor"
+    if to_stage == "funded":
+        data |= {"funded_amount": str(deal.proposed_limit), "start_date": timezone.localdate().isoformat()}
+    return data
+
+
+@pytest.mark.parametrize("race", RACES.values(), ids=RACES.keys())
+def test_of_two_simultaneous_drops_on_different_columns_one_lands_the_other_is_told_who(
+    live_server, rm1, manager, race
+):
+    """rm1 drops on the board (htmx), the manager submits the deal page's form (plain POST)."""
     ensure_shipped_data()
     customer = graded({"owner": rm1, "team": rm1.team, "name": "华东光伏电站项目有限公司"})
     deal = services.deal_create(
         by=rm1, customer=customer, title="光伏电站二期融资", project_type="renewable", amount=Decimal("80000000")
     )
+    seen, rm1_target, manager_target = race
+    if seen == "approved":
+        deal = approve(deal, rm1)
+    moves_before = StageMove.objects.filter(deal=deal).count()
     cookies = {"rm1": session_cookie(rm1), "manager": session_cookie(manager)}
     results: list = []
     threads = [
         threading.Thread(
             target=post_move,
-            args=(
-                live_server.url,
-                deal,
-                cookies["rm1"],
-                {"seen_stage": "prospect", "to_stage": "preliminary"},
-                results,
-                "rm1",
-            ),
+            args=(live_server.url, deal, cookies["rm1"], drop(deal, seen, rm1_target), results, "rm1"),
+            kwargs={"htmx": True},
         ),
         threading.Thread(
             target=post_move,
-            args=(
-                live_server.url,
-                deal,
-                cookies["manager"],
-                {"seen_stage": "prospect", "to_stage": "lost", "lost_reason": "competitor"},
-                results,
-                "manager",
-            ),
+            args=(live_server.url, deal, cookies["manager"], drop(deal, seen, manager_target), results, "manager"),
+            kwargs={"htmx": False},
         ),
     ]
     with transaction.atomic():
@@ -93,17 +118,15 @@ def test_two_simultaneous_moves_one_wins_the_other_is_told_who(live_server, rm1,
     for thread in threads:
         thread.join(30)
 
-    assert sorted(status for _, status, _ in results) == [200, 409]
-    winner = next(who for who, status, _ in results if status == 200)
+    statuses = {who: status for who, status, _ in results}
+    assert sorted(statuses.values()) in ([200, 409], [302, 409]), statuses
+    winner = next(who for who, status in statuses.items() if status != 409)
     loser_body = next(body for _, status, body in results if status == 409)
+    winner_user, target = {"rm1": (rm1, rm1_target), "manager": (manager, manager_target)}[winner]
+    assert statuses[winner] == (200 if winner == "rm1" else 302)
     deal.refresh_from_db()
-    winner_user, stage_label = {
-        "rm1": (rm1, "Preliminary assessment"),
-        "manager": (manager, "Lost"),
-    }[winner]
-    assert deal.stage == {"rm1": "preliminary", "manager": "lost"}[winner]
-    assert f"{winner_user} moved this deal to {stage_label}" in loser_body
-    # One move on the timeline besides the creation; nothing half-applied from the loser.
-    assert list(StageMove.objects.filter(deal=deal).exclude(from_stage="").values_list("by", flat=True)) == [
-        winner_user.pk
-    ]
+    assert deal.stage == target
+    assert f"{winner_user} moved this deal to {LABELS[target]}" in loser_body
+    # One move on the timeline besides those before the race; nothing half-applied from the loser.
+    moves = list(StageMove.objects.filter(deal=deal).order_by("at", "id").values_list("from_stage", "to_stage", "by"))
+    assert moves[moves_before:] == [(seen, target, winner_user.pk)]

@@ -5,9 +5,13 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
+from funnel import services
 from funnel.models import ChecklistCheck, ChecklistItem, Deal, DealDocument, StageMove, TermsException
 from tests.factories import DealFactory, make_user
+from tests.funnel.conftest import approve
 
 pytestmark = pytest.mark.django_db
 
@@ -168,6 +172,97 @@ def test_move_from_an_old_board_is_a_conflict_naming_who_moved_it(client, rm1, m
     assert response.status_code == 409
     assert f"{manager} moved this deal to Preliminary assessment" in html
     assert Deal.objects.get(pk=deal.pk).stage == "preliminary"
+
+
+def moves_of(deal: Deal) -> list[tuple]:
+    return list(StageMove.objects.filter(deal=deal).order_by("at", "id").values_list("from_stage", "to_stage", "by"))
+
+
+def conflict_text(move: StageMove, stage_label: str) -> str:
+    """The 409 sentence, with the move's time as the page shows it (local time, short format)."""
+    when = date_format(timezone.localtime(move.at), "SHORT_DATETIME_FORMAT")
+    return f"{move.by} moved this deal to {stage_label} at {when}. Your move was not applied."
+
+
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}], ids=["form", "board"])
+def test_move_back_from_a_page_loaded_before_the_deal_was_funded_is_a_conflict_naming_who_funded_it(
+    client, rm1, manager, deal, headers
+):
+    """Due diligence is no target from Funded at all; what rm1 needs to hear is that the manager
+    funded the deal meanwhile, not that the field is wrong."""
+    approved = approve(deal, rm1)
+    services.deal_move(
+        deal=approved,
+        to_stage="funded",
+        seen_stage="approved",
+        by=manager,
+        funding=services.Funding(amount=approved.proposed_limit, start_date=timezone.localdate()),
+    )
+    before = moves_of(deal)
+    client.force_login(rm1)
+    response = client.post(url("move", deal), {"to_stage": "due_diligence", "seen_stage": "approved"}, headers=headers)
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert conflict_text(StageMove.objects.get(deal=deal, to_stage="funded"), "Funded") in html
+    assert "Select a valid choice" not in html
+    assert Deal.objects.get(pk=deal.pk).stage == "funded"
+    assert moves_of(deal) == before
+    assert before[-1] == ("approved", "funded", manager.pk)
+
+
+def test_stale_drop_onto_the_column_the_deal_is_now_in_is_a_conflict(client, rm1, manager, deal):
+    services.deal_move(deal=deal, to_stage="preliminary", seen_stage="prospect", by=manager)
+    client.force_login(rm1)
+    response = client.post(
+        url("move", deal), {"to_stage": "preliminary", "seen_stage": "prospect"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert conflict_text(StageMove.objects.get(deal=deal, by=manager), "Preliminary assessment") in html
+    assert "Please correct the fields below." not in html
+    assert moves_of(deal) == [("", "prospect", rm1.pk), ("prospect", "preliminary", manager.pk)]
+
+
+def test_stale_form_is_a_conflict_before_its_missing_details(client, rm1, manager, deal):
+    """A Lost without a reason would be a 422 on a current form; on a stale one the reason does
+    not matter any more."""
+    services.deal_move(deal=deal, to_stage="preliminary", seen_stage="prospect", by=manager)
+    client.force_login(rm1)
+    response = client.post(url("move", deal), {"to_stage": "lost", "seen_stage": "prospect"})
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert f"{manager} moved this deal to Preliminary assessment" in html
+    assert "Say why the deal was lost." not in html
+    assert Deal.objects.get(pk=deal.pk).stage == "preliminary"
+
+
+def test_dialog_for_a_card_that_moved_meanwhile_says_who_moved_it_instead_of_asking_why(client, rm1, manager, deal):
+    """A drop on Lost or Funded first loads the dialog, naming the stage the card was in: a board
+    loaded before the manager's move learns it there, not after filling in the details."""
+    services.deal_move(deal=deal, to_stage="preliminary", seen_stage="prospect", by=manager)
+    client.force_login(rm1)
+    response = client.get(
+        url("move", deal),
+        {"to": "lost", "seen": "prospect"},
+        headers={"HX-Request": "true", "HX-Target": "move-modal-body"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert f"{manager} moved this deal to Preliminary assessment" in html
+    assert 'name="lost_reason"' not in html  # nothing to fill in: the move cannot be made as seen
+
+
+def test_dialog_for_a_card_still_where_it_was_asks_for_the_details(client, rm1, deal):
+    client.force_login(rm1)
+    response = client.get(
+        url("move", deal),
+        {"to": "lost", "seen": "prospect"},
+        headers={"HX-Request": "true", "HX-Target": "move-modal-body"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="lost_reason"' in html
+    assert 'name="seen_stage" value="prospect"' in html
 
 
 def test_lost_needs_a_reason(client, rm1, deal):
