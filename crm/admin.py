@@ -64,7 +64,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("progress"))
     def progress_bar(self, obj: Job):
-        return job_progress(obj) if obj.batches_total else "—"
+        return job_progress(obj, status=False) if obj.batches_total else "—"
 
     @admin.action(description=_("Send again"), permissions=["view"])
     def retry(self, request, queryset):

@@ -258,6 +258,8 @@ JOBS_DELAYED_AFTER = env.int("JOBS_DELAYED_AFTER", default=2 * 60)
 JOBS_KEEP_DAYS = env.int("JOBS_KEEP_DAYS", default=30)
 # Customers per batch job of the portfolio re-grade (customers.tasks.portfolio_regrade).
 REGRADE_BATCH_SIZE = env.int("REGRADE_BATCH_SIZE", default=20_000)
+# Customers per batch job of the hourly alert evaluation (risk.tasks.alerts_evaluate).
+ALERTS_BATCH_SIZE = env.int("ALERTS_BATCH_SIZE", default=50_000)
 
 # --- Logging --------------------------------------------------------------------------------
 LOGGING = {

@@ -6,9 +6,15 @@ skips; a redelivered message of the same run takes over), retries on database an
 errors, and time limits below the broker's visibility timeout. Every service here is
 idempotent and commits batch by batch, so a retried or repeated run is harmless."""
 
+import datetime
 import logging
 
-from crm.jobs import MINUTE, periodic_job
+from django.conf import settings
+from django.utils import timezone
+
+from crm.jobs import MINUTE, background_job, fan_out, periodic_job
+from customers.models import Customer
+from customers.regrade import id_ranges
 from risk import digest, escalation, reviews, watch
 from risk.alerts import evaluate
 from risk.dashboard import rollup_rebuild
@@ -20,11 +26,27 @@ log = logging.getLogger(__name__)
 def alerts_evaluate() -> dict:
     """Hourly: bring facility limits in line with credit limits, evaluate the alert rules, then
     refresh the watch list from the alerts now open — in that order, so a downgrade's lowered
-    limit is a breach in the same run and a new alert is on the watch list at once."""
+    limit is a breach in the same run and a new alert is on the watch list at once.
+
+    The rules are evaluated in batch jobs of ``ALERTS_BATCH_SIZE`` customers by id (spread over
+    the workers, each short and idempotent); the watch list follows once the last is done."""
     limits = watch.facility_limits_follow()
-    alerts = evaluate()
-    watched = watch.watch_refresh()
-    return {"limits": limits, "alerts": alerts, "watch": watched}
+    today = timezone.localdate().isoformat()  # one day for every batch, even across midnight
+    size = settings.ALERTS_BATCH_SIZE
+    batches = [{"lo": lo, "hi": hi, "today": today} for lo, hi in id_ranges(Customer.objects.all(), size)]
+    return {"limits": limits, "batches": fan_out(alerts_evaluate_batch, batches, then=watch_refresh)}
+
+
+@background_job(time_limit=5 * MINUTE)
+def alerts_evaluate_batch(*, lo: int, hi: int, today: str) -> dict:
+    """Evaluate every enabled rule for the customers with lo <= id < hi."""
+    return evaluate(lo=lo, hi=hi, today=datetime.date.fromisoformat(today))
+
+
+@periodic_job(lock="watch_refresh", time_limit=10 * MINUTE)
+def watch_refresh() -> dict:
+    """After the rules: the watch list from the alerts now open."""
+    return watch.watch_refresh()
 
 
 @periodic_job(lock="alerts_escalate", time_limit=10 * MINUTE)

@@ -9,8 +9,9 @@ from django.utils.translation import gettext as _
 from crm.models import Job, JobStatus
 
 
-def job_progress(job: Job) -> SafeString:
-    parts = [format_html("<strong>{}</strong>", job.get_status_display())]
+def job_progress(job: Job, *, status: bool = True) -> SafeString:
+    """``status=False`` where the status has a column of its own (the jobs list)."""
+    parts = [format_html("<strong>{}</strong>", job.get_status_display())] if status else []
     if job.batches_total:
         batches = reverse("admin:crm_job_changelist") + f"?parent__id__exact={job.pk}"
         parts.append(
@@ -22,9 +23,9 @@ def job_progress(job: Job) -> SafeString:
                 _("%(done)s of %(total)s batches") % {"done": job.batches_done, "total": job.batches_total},
             )
         )
-    if job.status == JobStatus.DONE and job.finished_at:
+    if status and job.status == JobStatus.DONE and job.finished_at:
         when = formats.date_format(timezone.localtime(job.finished_at), "Y-m-d H:i:s")
         parts.append(format_html("{}", _("finished %(when)s") % {"when": when}))
-    elif job.last_error:
+    elif status and job.last_error:
         parts.append(format_html('<span class="errornote">{}</span>', job.last_error[:200]))
     return format_html("{} " * len(parts), *parts)

@@ -139,7 +139,7 @@ def _run(task: Task, fn: Callable, lock: str, kwargs: dict):
         raise
     else:
         heartbeat.stop()
-        _finish(job, result)
+        _finish(job, result, inline=inline)
         return result
     finally:
         _current.reset(token)
@@ -193,33 +193,41 @@ def _fail(job: Job, exc: BaseException) -> None:
         log.exception("could not record the failure of job %s", job.code)
 
 
-def _finish(job: Job, result) -> None:
+def _finish(job: Job, result, *, inline: bool) -> None:
     """The body returned: the job waits for its batches, if any, or is done."""
     stored = result if isinstance(result, dict | list | int | str | None) else str(result)
+    follow: list[Job] = []
     with transaction.atomic():
         ran = Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
             status=JobStatus.WAITING, lease_until=None, result=stored, last_error=""
         )
         if ran:
-            _complete(job.pk)
+            follow = _complete(job.pk)
+        if follow and not inline:
+            transaction.on_commit(lambda: jobs_send([f.pk for f in follow]))
+    if inline:  # a direct call does the follow-up here too, like its batches
+        from crm.celery import app
+
+        for f in follow:
+            app.tasks[f.task].apply(kwargs=f.kwargs, task_id=str(f.code), throw=True)
 
 
-def _complete(pk: int) -> None:
+def _complete(pk: int) -> list[Job]:
     """Compare-and-set *waiting* → *done* once every batch is done. Both the job's own finish
     and each batch's call it; whichever comes last wins (the row lock of the counter's UPDATE
-    orders them), and the winner counts the job in its own parent and asks for ``then``."""
+    orders them), and the winner counts the job in its own parent and asks for ``then``.
+    Returns the follow-up jobs asked for, to be sent once the caller's transaction commits."""
     now = timezone.now()
     if not Job.objects.filter(pk=pk, status=JobStatus.WAITING, batches_done__gte=F("batches_total")).update(
         status=JobStatus.DONE, finished_at=now
     ):
-        return
+        return []
     parent_id, then = Job.objects.values_list("parent_id", "then").get(pk=pk)
-    if then:
-        follow = Job.objects.create(task=then["task"], kwargs=then.get("kwargs", {}))
-        transaction.on_commit(lambda: jobs_send([follow.pk]))
+    follow = [Job.objects.create(task=then["task"], kwargs=then.get("kwargs", {}))] if then else []
     if parent_id:
         Job.objects.filter(pk=parent_id).update(batches_done=F("batches_done") + 1)
-        _complete(parent_id)
+        follow += _complete(parent_id)
+    return follow
 
 
 def fan_out(task: Task | str, batches: Iterable[dict], *, then: Task | str | None = None, **then_kwargs) -> int:

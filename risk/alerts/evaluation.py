@@ -37,10 +37,19 @@ BATCH_SIZE = 2000
 SEEN_REFRESH = datetime.timedelta(minutes=10)
 
 
-def evaluate(*, rule_ids: Iterable[int] | None = None, today: datetime.date | None = None) -> dict:
+def evaluate(
+    *,
+    rule_ids: Iterable[int] | None = None,
+    today: datetime.date | None = None,
+    lo: int | None = None,
+    hi: int | None = None,
+) -> dict:
     """Evaluate the enabled rules (or those of ``rule_ids`` that are enabled) as of ``today``
-    (default: the local date). Returns counts: ``raised`` (new alerts), ``seen_again`` (back in
-    the bad state while an earlier alert is still unresolved), ``still_bad``, ``recovered``."""
+    (default: the local date), for every customer or those with lo <= id < hi (one batch of the
+    fanned-out hourly run, risk.tasks). Returns counts: ``raised`` (new alerts), ``seen_again``
+    (back in the bad state while an earlier alert is still unresolved), ``still_bad``,
+    ``recovered``. Batches are independent: each reads, locks and writes only its customers'
+    conditions and alerts."""
     today = today or timezone.localdate()
     now = timezone.now()
     totals = {"raised": 0, "seen_again": 0, "still_bad": 0, "recovered": 0}
@@ -54,23 +63,33 @@ def evaluate(*, rule_ids: Iterable[int] | None = None, today: datetime.date | No
             # rather than stopping every rule after it.
             log.error("alert rule %s (%s) skipped, invalid: %s", rule.pk, rule.kind, problems)
             continue
-        counts = _evaluate_rule(rule, today=today, now=now)
+        counts = _evaluate_rule(rule, today=today, now=now, lo=lo, hi=hi)
         log.info("alert rule %s (%s): %s", rule.pk, rule.kind, counts)
         for key, value in counts.items():
             totals[key] += value
     return totals
 
 
-def _evaluate_rule(rule: AlertRule, *, today: datetime.date, now: datetime.datetime) -> dict:
+def _id_range(lo: int | None, hi: int | None, field: str = "pk") -> dict:
+    return {k: v for k, v in ((f"{field}__gte", lo), (f"{field}__lt", hi)) if v is not None}
+
+
+def _evaluate_rule(
+    rule: AlertRule, *, today: datetime.date, now: datetime.datetime, lo: int | None, hi: int | None
+) -> dict:
     kind = KINDS[rule.kind]
     params = {**kind.defaults, **rule.params}
-    customers = Customer.objects.all()
+    customers = Customer.objects.filter(**_id_range(lo, hi))
     if rule.tiers:
         customers = customers.filter(tier__in=rule.tiers)
     bad = set(kind.bad_customers(customers, params, today))
     # Customers bad at the last run that may have recovered (including any that since left the
     # rule's tiers: out of scope is not bad).
-    was_bad = set(AlertCondition.objects.filter(rule=rule, is_bad=True).values_list("customer_id", flat=True))
+    was_bad = set(
+        AlertCondition.objects.filter(rule=rule, is_bad=True, **_id_range(lo, hi, "customer_id")).values_list(
+            "customer_id", flat=True
+        )
+    )
     counts = {"raised": 0, "seen_again": 0, "still_bad": 0, "recovered": 0}
     # Only a possible transition needs the lock: bad now and not at the last run, or the other
     # way round. Customers bad then and now (most of them, run after run) are only re-stamped.
@@ -79,7 +98,7 @@ def _evaluate_rule(rule: AlertRule, *, today: datetime.date, now: datetime.datet
         batch = changing[start : start + BATCH_SIZE]
         for key, value in _evaluate_batch(rule, kind, params, batch, bad, today=today, now=now).items():
             counts[key] += value
-    _restamp(rule, now=now)
+    _restamp(rule, now=now, lo=lo, hi=hi)
     counts["still_bad"] += len(bad & was_bad)
     return counts
 
@@ -120,14 +139,15 @@ def _evaluate_batch(
     return {"raised": raised, "seen_again": seen_again, "still_bad": len(still_bad), "recovered": len(recovered)}
 
 
-def _restamp(rule: AlertRule, *, now: datetime.datetime) -> None:
+def _restamp(rule: AlertRule, *, now: datetime.datetime, lo: int | None, hi: int | None) -> None:
     """Customers still bad — their condition is bad and was not raised just now: their
     unresolved alert was seen again now. Stamps younger than SEEN_REFRESH are left alone, so a
     run right after another writes no row. The condition rows are not touched: they change only
     on a transition, which keeps the hourly run's writes to the alerts people look at. No lock:
     nothing is decided here, and a resolved alert stays as it was closed."""
-    bad = AlertCondition.objects.filter(rule=rule, is_bad=True)
+    bad = AlertCondition.objects.filter(rule=rule, is_bad=True, **_id_range(lo, hi, "customer_id"))
     Alert.objects.filter(
+        **_id_range(lo, hi, "customer_id"),
         rule=rule,
         status__in=UNRESOLVED,
         last_seen_at__lte=now - SEEN_REFRESH,

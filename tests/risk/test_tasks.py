@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from crm.models import Job, JobStatus
 from customers.models import Customer
 from risk import tasks
 from risk.models import Alert, AlertDigest, AlertKind, AlertRule, AlertSeverity, Facility
@@ -42,13 +43,28 @@ def downgraded(customer, facility_drawn: str = "1000000.00") -> Facility:
     return facility
 
 
+def test_alerts_evaluate_in_batches_raises_each_customer_once(clock, customer, other_customer, settings):
+    settings.ALERTS_BATCH_SIZE = 1  # one customer per batch job
+    breach_rule()
+    downgraded(customer)
+    downgraded(other_customer)
+    assert tasks.alerts_evaluate()["batches"] == other_customer.pk - customer.pk + 1
+    batches = Job.objects.get(task="risk.tasks.alerts_evaluate").batches.order_by("pk")
+    assert [b.result["raised"] for b in batches] == [1, *[0] * (len(batches) - 2), 1]
+    assert sorted(Alert.objects.values_list("customer_id", flat=True)) == [customer.pk, other_customer.pk]
+    tasks.alerts_evaluate()  # again: nothing new, in any batch
+    assert Alert.objects.count() == 2
+
+
 def test_alerts_evaluate_lowers_limits_raises_the_breach_and_watches_the_customer(clock, customer):
     breach_rule()
     facility = downgraded(customer)
     result = tasks.alerts_evaluate()
-    assert "skipped" not in result
-    assert result["limits"] == {"written": 1}
-    assert result["watch"] == {"written": 1, "on_watch": 1, "overdue": 0}
+    assert result == {"limits": {"written": 1}, "batches": 1}
+    # The rules ran as a batch job, the watch list as the job that follows the last batch.
+    run = Job.objects.get(task="risk.tasks.alerts_evaluate")
+    assert run.status == JobStatus.DONE and run.batches.get().result["raised"] == 1
+    assert Job.objects.get(task="risk.tasks.watch_refresh").result == {"written": 1, "on_watch": 1, "overdue": 0}
     assert Facility.objects.get(pk=facility.pk).limit == D("800000.00")
     alert = Alert.objects.get(customer=customer)
     assert alert.severity == AlertSeverity.CRITICAL
@@ -56,7 +72,8 @@ def test_alerts_evaluate_lowers_limits_raises_the_breach_and_watches_the_custome
     assert Customer.objects.get(pk=customer.pk).watch_review_by == NOW.date() + datetime.timedelta(days=30)
 
     again = tasks.alerts_evaluate()
-    assert again["limits"] == {"written": 0} and again["watch"]["written"] == 0
+    assert again["limits"] == {"written": 0}
+    assert Job.objects.filter(task="risk.tasks.watch_refresh").first().result["written"] == 0
     assert Alert.objects.count() == 1
 
 
