@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from crm.locks import job_lock
 from crm.roles import Role, users_with_role
+from customers.exchange import pending
 from customers.models import Customer, GradeReason
 from customers.regrade import regrade
 
@@ -55,3 +56,17 @@ def portfolio_regrade(reason: str = GradeReason.SCHEDULED) -> dict:
             return {"skipped": True}
         result = regrade(reason=reason)
     return {"skipped": False, **asdict(result)}
+
+
+@shared_task(time_limit=20 * 60, soft_time_limit=15 * 60)
+def pending_uploads_purge() -> dict:
+    """Delete the uploads waiting for confirmation that have expired (beat: hourly).
+
+    One run at a time, like the re-grade; a run that finds nothing expired deletes nothing."""
+    with job_lock("pending_uploads_purge", ttl=timedelta(minutes=30)) as mine:
+        if not mine:
+            log.info("pending uploads purge already running; skipped")
+            return {"skipped": True}
+        deleted = pending.pending_uploads_purge()
+    log.info("pending uploads purge: deleted %d expired upload(s)", deleted)
+    return {"skipped": False, "deleted": deleted}
