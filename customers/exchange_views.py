@@ -1,8 +1,9 @@
 """Import (upload → preview → confirm) and export of the customer list.
 
-The confirm step trusts nothing from the browser but a token: the uploaded file waits on the
-server under that token (``customers.exchange.pending``), and confirming reads and validates
-the file again before writing anything. A token works once, even when two confirms race.
+The confirm step trusts nothing from the browser but a token: the uploaded file waits in the
+database under that token, claimable by its uploader only (``customers.exchange.pending``), and
+confirming reads and validates the file again before writing anything. A token works once, even
+when two confirms race.
 """
 
 from django import forms
@@ -21,8 +22,7 @@ from customers.exchange.checking import Checked, ImportConflict, check, commit
 from customers.exchange.kinds import ImportKind, kinds_for
 from customers.filters import CustomerFilter
 
-SESSION_KEY = "pending_imports"
-FOLDER = "imports"  # under VAR_DIR; the repayment import has its own
+PENDING_KIND = "customer_import"  # the repayment import has its own: neither claims the other's
 
 
 class ImportForm(pending.UploadForm):
@@ -69,7 +69,7 @@ def customer_import(request: HttpRequest) -> HttpResponse:
             token = None
             if not checked.bad_rows:
                 meta = {"kind": kind.key, "name": upload.name}
-                token = pending.keep(request, key=SESSION_KEY, folder=FOLDER, data=data, meta=meta)
+                token = pending.keep(owner=request.user, kind=PENDING_KIND, data=data, meta=meta)
             return _preview(request, checked, name=upload.name, token=token)
     return render(
         request,
@@ -82,7 +82,7 @@ def customer_import(request: HttpRequest) -> HttpResponse:
 def customer_import_confirm(request: HttpRequest) -> HttpResponse:
     kinds = {k.key: k for k in _allowed_kinds(request.user)}
     token = request.POST.get("token", "")
-    claimed = pending.claim(request, key=SESSION_KEY, folder=FOLDER, token=token)
+    claimed = pending.claim(owner=request.user, kind=PENDING_KIND, token=token)
     if claimed is None:
         messages.error(request, _("This upload has expired or was imported already. Please upload the file again."))
         return redirect("customers:import")

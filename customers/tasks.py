@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from crm.jobs import MINUTE, background_job, fan_out, periodic_job
 from crm.roles import Role, users_with_role
+from customers.exchange import pending
 from customers.models import Customer, GradeReason
 from customers.regrade import id_ranges, regrade_range
 
@@ -59,3 +60,11 @@ def portfolio_regrade(*, reason: str = GradeReason.SCHEDULED) -> dict:
 def portfolio_regrade_batch(*, lo: int, hi: int, reason: str) -> dict:
     """Re-grade the customers with lo <= id < hi (one batch of portfolio_regrade)."""
     return asdict(regrade_range(lo=lo, hi=hi, reason=reason))
+
+
+@periodic_job(lock="pending_uploads_purge", time_limit=10 * MINUTE)
+def pending_uploads_purge() -> dict:
+    """Hourly: delete the uploads waiting for confirmation that have expired."""
+    deleted = pending.pending_uploads_purge()
+    log.info("pending uploads purge: deleted %d expired upload(s)", deleted)
+    return {"deleted": deleted}

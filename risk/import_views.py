@@ -1,10 +1,10 @@
 """Repayment import: upload → preview → confirm, like the customer import (customers.exchange_views).
 
-The confirm step trusts nothing from the browser but a token: the uploaded file waits on the
-server under that token (``customers.exchange.pending``), and confirming checks the file again
-under row locks before booking anything. A token works once, even when two confirms race (a
-double click on a slow page): the waiting file is claimed by renaming it, which exactly one of
-them can do.
+The confirm step trusts nothing from the browser but a token: the uploaded file waits in the
+database under that token, claimable by its uploader only (``customers.exchange.pending``), and
+confirming checks the file again under row locks before booking anything. A token works once,
+even when two confirms race (a double click on a slow page): claiming deletes the waiting
+upload, and only the request whose delete removed it gets the file.
 """
 
 from django.contrib import messages
@@ -22,9 +22,8 @@ from customers.exchange.checking import CheckedRow
 from risk import imports
 from risk.exceptions import ConcurrentChange, InputRefused
 
-SESSION_KEY = "pending_repayment_imports"
-# Not the customer import's folder: each import's files wait, and are claimed, in their own.
-FOLDER = "repayment_imports"
+# Not the customer import's kind: a token kept by one import is never claimed by the other.
+PENDING_KIND = "repayment_import"
 STYLES = {"facility_code": pending.CODE, "credit_code": pending.CODE, "amount": pending.AMOUNT}
 
 
@@ -65,7 +64,7 @@ def repayment_import(request: HttpRequest) -> HttpResponse:
             token = None
             if not checked.bad_rows:
                 meta = {"name": upload.name}
-                token = pending.keep(request, key=SESSION_KEY, folder=FOLDER, data=data, meta=meta)
+                token = pending.keep(owner=request.user, kind=PENDING_KIND, data=data, meta=meta)
             return _preview(request, checked, name=upload.name, token=token)
     return render(
         request,
@@ -78,7 +77,7 @@ def repayment_import(request: HttpRequest) -> HttpResponse:
 def repayment_import_confirm(request: HttpRequest) -> HttpResponse:
     _allowed(request.user)
     token = request.POST.get("token", "")
-    claimed = pending.claim(request, key=SESSION_KEY, folder=FOLDER, token=token)
+    claimed = pending.claim(owner=request.user, kind=PENDING_KIND, token=token)
     if claimed is None:
         messages.error(request, _("This upload has expired or was imported already. Please upload the file again."))
         return redirect("risk:repayment_import")

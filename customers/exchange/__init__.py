@@ -3,8 +3,9 @@
 - ``cells``: reading a file into rows and a cell into a value (no models, no users)
 - ``kinds``: the column spec of each import kind, and who may import which
 - ``checking``: validating a file row by row against the database; committing a clean one
-- ``pending``: uploads waiting for confirmation (kept under a token, claimed once), the upload
-  form and the preview's context — shared with the repayment import (``risk.imports``)
+- ``pending``: uploads waiting for confirmation (kept in the database for their uploader under
+  a token, claimed once, purged when expired), the upload form and the preview's context —
+  shared with the repayment import (``risk.imports``)
 - ``export``: the filtered customer list as CSV or XLSX, streamed in chunks
 - ``resources``: django-import-export resources for the Django admin (staff only)
 """

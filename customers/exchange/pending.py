@@ -1,25 +1,31 @@
 """Uploads waiting for confirmation, shared by every import (customers, their data, repayments).
 
-An import checks an uploaded file and shows a preview; a clean file then waits on the server
-under a random token, which is also recorded in the user's session. The browser holds nothing
-but the token: confirming claims the file by it (``claim``), and the import reads and checks the
-file again before writing anything. A token works once, even when two confirms race.
+An import checks an uploaded file and shows a preview; a clean file then waits under a random
+token (``keep``). The browser holds nothing but the token: confirming claims the file by it
+(``claim``), and the import reads and checks the file again before writing anything. A token
+works once, even when two confirms race.
+
+The file waits in the database (``PendingUpload``), not on the disk of the web host that took
+the upload: the confirm may be served by any host behind the load balancer, or come after the
+user logged in again. The upload belongs to the user, not the session: only its uploader can
+claim it, and a per-user quota bounds what a user keeps however many times they log in.
+Uploads not confirmed within ``PendingUpload.KEEP_FOR`` are never claimable and are deleted by
+``pending_uploads_purge`` (the hourly ``customers.tasks.pending_uploads_purge``).
 
 Also here: the upload form every import starts from, and the preview's context (problems and
 the rows as read), which ``templates/crm/_import_*.html`` show.
 """
 
-import stat
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import datetime
 from typing import Any, Protocol
 
 from django import forms
-from django.conf import settings
-from django.http import HttpRequest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -28,9 +34,14 @@ from crm import spreadsheets
 from customers.exchange import cells
 from customers.exchange.checking import CheckedRow, RowError
 from customers.exchange.kinds import Column
+from customers.models import PendingUpload
 
-KEEP_SECONDS = 6 * 60 * 60  # an upload not confirmed within this time is expired and deleted
-MAX_PENDING = 5  # per session and import; older ones are dropped
+# Per user, across every import; the user's oldest uploads are dropped to make room. Both
+# limits, since the count alone would let a user hold 5 files of the largest size; a single
+# upload is capped by the form (cells.MAX_UPLOAD_BYTES) and always fits.
+MAX_PENDING = 5
+MAX_PENDING_BYTES = 4 * cells.MAX_UPLOAD_BYTES
+PURGE_BATCH = 100
 MAX_ERRORS_SHOWN = 1000
 
 
@@ -60,75 +71,68 @@ class UploadForm(forms.Form):
 
 
 # --- Keeping and claiming ------------------------------------------------------------------------
-# ``folder`` names a directory of VAR_DIR that holds only one import's files; ``key`` is the
-# session key listing that import's tokens. Each import has its own of both.
-def _path(folder: str) -> Path:
-    return Path(settings.VAR_DIR) / folder
+# ``kind`` names the import (each view has its own): a token kept by one import is claimed by
+# that import only.
+def keep(*, owner, kind: str, data: bytes, meta: dict[str, Any]) -> str:
+    """Keep ``data`` for ``owner`` until they confirm it in the import ``kind``; returns the token
+    that claims it. ``meta`` (JSON-serialisable, e.g. the file's name) comes back with it. The
+    owner's oldest uploads are deleted to keep them within MAX_PENDING and MAX_PENDING_BYTES."""
+    with transaction.atomic():
+        # Two uploads of one user at once (two tabs, two logins) would each count without the
+        # other's row and together keep one too many: they take the user's row in turn, so the
+        # second counts after the first committed. NO KEY UPDATE does not hold up rows that
+        # merely point at the user (their customers, activities). SQLite has no row locks, but
+        # BEGIN IMMEDIATE (settings) already puts writers in turn.
+        get_user_model().objects.select_for_update(no_key=True).filter(pk=owner.pk).values_list("pk").get()
+        upload = PendingUpload.objects.create(owner=owner, kind=kind, data=data, size=len(data), meta=meta)
+        newest_first = PendingUpload.objects.filter(owner=owner).order_by("-created_at", "-pk")
+        total, drop = 0, []
+        for n, (pk, size) in enumerate(newest_first.values_list("pk", "size")):
+            total += size
+            if n >= MAX_PENDING or total > MAX_PENDING_BYTES:
+                drop.append(pk)
+        if drop:
+            PendingUpload.objects.filter(pk__in=drop).delete()
+    return upload.code.hex
 
 
-def keep(request: HttpRequest, *, key: str, folder: str, data: bytes, meta: dict[str, Any]) -> str:
-    """Keep ``data`` for this session until confirmed; returns the token that claims it.
-    ``meta`` (JSON-serialisable, e.g. the file's name) comes back with it."""
-    path = _path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    _sweep(path)
-    token = uuid.uuid4().hex
-    (path / token).write_bytes(data)
-    pending = request.session.get(key, {})
-    pending[token] = meta
-    for stale in list(pending)[:-MAX_PENDING]:
-        del pending[stale]
-        (path / stale).unlink(missing_ok=True)
-    request.session[key] = pending
-    return token
+def claim(*, owner, kind: str, token: str) -> tuple[bytes, dict[str, Any]] | None:
+    """The data and meta kept under this token, deleted as they are handed over; or None if
+    ``owner`` has no unexpired upload of import ``kind`` under it: never kept, another user's,
+    expired, or claimed already — one answer for all, so a token tells no one else anything.
 
-
-def claim(request: HttpRequest, *, key: str, folder: str, token: str) -> tuple[bytes, dict[str, Any]] | None:
-    """The data and meta kept under this token, or None if the token is not this session's,
-    has expired or was claimed already. Either way the token is spent.
-
-    Removing the token from the session is not enough on its own: two requests of the same
-    session (a double click) can both load it before either saves. Renaming the file is the
-    compare-and-set — the operating system lets exactly one rename of a path succeed."""
+    A compare-and-set: the upload is read under a row lock and deleted, and only the request
+    whose DELETE removed the row gets the data. Two confirms of one token (a double click, two
+    tabs) queue on the row — PostgreSQL: the lock of SELECT … FOR UPDATE; SQLite: the write lock
+    of BEGIN IMMEDIATE — and the second finds it gone."""
     try:
-        name = uuid.UUID(hex=token).hex  # never a path from the browser: only a uuid
+        code = uuid.UUID(hex=token)  # the browser sends anything; only a uuid is looked up
     except ValueError:
         return None
-    pending = request.session.get(key, {})
-    meta = pending.pop(token, None)
-    request.session[key] = pending
-    if meta is None:
-        return None
-    kept = _path(folder) / name
-    claimed = kept.with_name(f"{name}.{uuid.uuid4().hex}.claimed")
-    try:
-        kept.rename(claimed)
-    except FileNotFoundError:  # claimed by a racing confirm, or swept after KEEP_SECONDS
-        return None
-    try:
-        # A rename keeps the modification time: an upload older than KEEP_SECONDS is expired
-        # whether or not a sweep has come by yet.
-        if claimed.stat().st_mtime < time.time() - KEEP_SECONDS:
+    claimable = PendingUpload.objects.unexpired().filter(code=code, owner=owner, kind=kind)
+    with transaction.atomic():
+        found = claimable.select_for_update().values_list("pk", "data", "meta").first()
+        if found is None:
             return None
-        return claimed.read_bytes(), meta
-    except FileNotFoundError:  # swept between the rename and here
-        return None
-    finally:
-        claimed.unlink(missing_ok=True)
+        pk, data, meta = found
+        if not claimable.filter(pk=pk).delete()[0]:  # without the lock, the DELETE still decides
+            return None
+    return bytes(data), meta  # PostgreSQL hands binary data over as a memoryview
 
 
-def _sweep(path: Path) -> None:
-    """Delete the files older than KEEP_SECONDS: never confirmed, or claimed by a request that
-    died before it removed the file. Other requests sweep, keep and claim at the same time, so
-    a file may vanish between the listing and its turn."""
-    cutoff = time.time() - KEEP_SECONDS
-    for old in path.iterdir():
-        try:
-            info = old.lstat()
-            if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
-                old.unlink()
-        except FileNotFoundError:
-            continue
+def pending_uploads_purge(*, now: datetime | None = None) -> int:
+    """Delete the uploads older than KEEP_FOR; returns how many. They can no longer be claimed,
+    only take space. In batches of PURGE_BATCH, each its own short transaction, so a big backlog
+    never holds many rows locked at once; uploads claimed meanwhile are simply gone."""
+    now = now or timezone.now()
+    deleted = 0
+    while True:
+        expired = PendingUpload.objects.expired(now=now).order_by("created_at")
+        batch = list(expired.values_list("pk", flat=True)[:PURGE_BATCH])
+        if not batch:
+            return deleted
+        # No signals or relations on PendingUpload: one DELETE, the data is never read.
+        deleted += PendingUpload.objects.filter(pk__in=batch).delete()[0]
 
 
 # --- The preview ---------------------------------------------------------------------------------

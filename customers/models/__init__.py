@@ -10,6 +10,7 @@ from customers.models.customer import (
     IndustryPosition,
     Tier,
 )
+from customers.models.pending import PendingUpload, PendingUploadQuerySet
 from customers.models.scoring import (
     Band,
     Criterion,
@@ -49,6 +50,8 @@ __all__ = [
     "GradeReason",
     "Industry",
     "IndustryPosition",
+    "PendingUpload",
+    "PendingUploadQuerySet",
     "Scorecard",
     "ScorecardStatus",
     "Tier",

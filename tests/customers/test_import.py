@@ -1,21 +1,31 @@
 import csv
 import io
-import os
-import pathlib
-import time
-from datetime import date, datetime
+import uuid
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import openpyxl
 import pytest
 import tablib
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.roles import Role
-from customers.exchange import cells, pending
+from customers import exchange_views
+from customers.exchange import cells
 from customers.exchange.resources import CreditReportResource, CustomerResource
-from customers.models import CreditReport, Customer, DataSource, FinancialStatement, Grade, GradeReason
+from customers.models import (
+    CreditReport,
+    Customer,
+    DataSource,
+    FinancialStatement,
+    Grade,
+    GradeReason,
+    PendingUpload,
+)
 from tests.factories import CustomerFactory, credit_code, make_user
 
 pytestmark = pytest.mark.django_db
@@ -35,8 +45,11 @@ CUSTOMER_HEADER = ["Company name", "Credit code", "Industry", "Registered capita
 
 
 @pytest.fixture(autouse=True)
-def _upload_folder(settings, tmp_path):
-    settings.VAR_DIR = tmp_path  # uploads waiting for confirmation go to VAR_DIR / "imports"
+def _nothing_on_local_disk(settings, tmp_path):
+    """Each web host has its own disk: an upload kept there is lost to a confirm another host serves."""
+    settings.VAR_DIR = tmp_path
+    yield
+    assert list(tmp_path.iterdir()) == []
 
 
 def csv_upload(rows, *, encoding="utf-8-sig", name="data.csv") -> SimpleUploadedFile:
@@ -318,97 +331,116 @@ def test_confirm_revalidates_and_imports_nothing_when_the_data_changed(client, r
     assert not CreditReport.objects.exists()
 
 
-def test_forged_or_reused_tokens_import_nothing(client, rm1, rm2, customer):
+def test_forged_or_reused_tokens_import_nothing(client, rm1, customer):
     client.force_login(rm1)
     rows = [REPORT_HEADER, [customer.credit_code, "2026-03-01", "AA", "1", "0"]]
     preview = upload(client, "credit_reports", csv_upload(rows))
     token = preview.context["token"]
 
-    for forged in ("", "../../crm.sqlite3", "0" * 32):
+    for forged in ("", "../../crm.sqlite3", "0" * 32, token.upper() + "0"):
         response = client.post(reverse("customers:import_confirm"), {"token": forged, "kind": "customers"})
         assert response["Location"] == reverse("customers:import")
-
-    client.force_login(rm2)  # another user's session does not know the token
-    client.post(reverse("customers:import_confirm"), {"token": token})
     assert not CreditReport.objects.exists()
 
-    client.force_login(rm1)
-    upload(client, "credit_reports", csv_upload(rows))  # rm1's fresh session
-    preview = upload(client, "credit_reports", csv_upload(rows))
     confirm(client, preview)
-    response = confirm(client, preview)  # a double click
+    response = confirm(client, preview)  # the back button
     assert "expired or was imported already" in " ".join(messages_of(client.get(response["Location"])))
     assert CreditReport.objects.count() == 1
 
 
-def test_two_confirms_at_once_import_once(client, rm1, customer, monkeypatch, settings):
-    """A double click: the second confirm arrives while the first one is reading the file. Both
-    loaded the session before either saved it, so both find the token there; only one may get
-    the file, and the other is sent back to the upload page (not shown a "data changed" check)."""
+def test_another_users_token_looks_missing_and_stays_with_its_owner(client, rm1, manager, customer):
+    """The manager could import this file themselves, but not claim rm1's upload of it; and the
+    answer does not tell them that the token exists."""
     client.force_login(rm1)
     rows = [REPORT_HEADER, [customer.credit_code, "2026-03-01", "AA", "1", "0"]]
     preview = upload(client, "credit_reports", csv_upload(rows))
-    folder = settings.VAR_DIR / "imports"
-    read_bytes = pathlib.Path.read_bytes
+
+    other = Client()
+    other.force_login(manager)
+    foreign = confirm(other, preview)
+    foreign_messages = messages_of(other.get(foreign["Location"]))
+    missing = other.post(reverse("customers:import_confirm"), {"token": uuid.uuid4().hex})
+    assert foreign["Location"] == missing["Location"] == reverse("customers:import")
+    assert "expired or was imported already" in " ".join(foreign_messages)
+    assert foreign_messages == messages_of(other.get(missing["Location"]))
+    assert not CreditReport.objects.exists()
+
+    assert confirm(client, preview)["Location"] == reverse("customers:list")  # not spent by the manager
+    assert CreditReport.objects.get().entered_by == rm1
+
+
+def test_a_confirm_served_by_another_web_host_imports_the_upload(client, rm1, customer, settings, tmp_path_factory):
+    """Behind a load balancer the confirm may reach another gunicorn host — another local disk —
+    and, after the 30-minute idle logout, a new login: the upload is where every host sees it."""
+    client.force_login(rm1)
+    rows = [REPORT_HEADER, [customer.credit_code, "2026-03-01", "AA", "1", "0"]]
+    preview = upload(client, "credit_reports", csv_upload(rows))
+
+    settings.VAR_DIR = another_disk = tmp_path_factory.mktemp("another-host")
+    again = Client()
+    again.force_login(rm1)
+    response = confirm(again, preview)
+
+    assert response["Location"] == reverse("customers:list")
+    assert CreditReport.objects.count() == 1
+    assert list(another_disk.iterdir()) == []
+
+
+def test_a_users_sixth_upload_drops_their_oldest_however_often_they_log_in(rm1, customer):
+    """Logging in again must not buy more room: the limit is the user's, not the session's."""
+    logins, previews = [], []
+    for day in range(1, 7):
+        login = Client()
+        login.force_login(rm1)
+        rows = [REPORT_HEADER, [customer.credit_code, f"2026-03-0{day}", "AA", "1", "0"]]
+        logins.append(login)
+        previews.append(upload(login, "credit_reports", csv_upload(rows)))
+
+    dropped = confirm(logins[0], previews[0])
+    assert "expired or was imported already" in " ".join(messages_of(logins[0].get(dropped["Location"])))
+    for login, preview in zip(logins[1:], previews[1:], strict=True):
+        assert confirm(login, preview)["Location"] == reverse("customers:list")
+    assert sorted(CreditReport.objects.values_list("as_of__day", flat=True)) == [2, 3, 4, 5, 6]
+
+
+def test_two_confirms_at_once_import_once(client, rm1, customer, monkeypatch):
+    """A double click: the second confirm arrives while the first one is checking the file it
+    claimed. Only one may get the file, and the other is sent back to the upload page (not shown
+    a "data changed" check). (Both claiming at the very same moment: test_pending_uploads.)"""
+    client.force_login(rm1)
+    rows = [REPORT_HEADER, [customer.credit_code, "2026-03-01", "AA", "1", "0"]]
+    preview = upload(client, "credit_reports", csv_upload(rows))
+    check = exchange_views.check
     second = []
 
-    def read_while_another_confirms(path):
-        if path.parent == folder and not second:
-            second.append(None)  # only the first read lets the other confirm in
+    def check_while_another_confirms(*args, **kwargs):
+        if not second:
+            second.append(None)  # only the first check lets the other confirm in
             second[0] = confirm(client, preview)
-        return read_bytes(path)
+        return check(*args, **kwargs)
 
-    monkeypatch.setattr(pathlib.Path, "read_bytes", read_while_another_confirms)
+    monkeypatch.setattr(exchange_views, "check", check_while_another_confirms)
     first = confirm(client, preview)
 
     assert first["Location"] == reverse("customers:list")
     assert second[0]["Location"] == reverse("customers:import")
     assert CreditReport.objects.count() == 1
-    assert list(folder.iterdir()) == []
+    assert not PendingUpload.objects.exists()
 
 
-def test_an_upload_not_confirmed_in_time_has_expired(client, rm1, customer, settings):
-    client.force_login(rm1)
+def test_an_upload_not_confirmed_in_time_has_expired(client, rm1, customer):
     rows = [REPORT_HEADER, [customer.credit_code, "2026-03-01", "AA", "1", "0"]]
-    preview = upload(client, "credit_reports", csv_upload(rows))
-    kept = settings.VAR_DIR / "imports" / preview.context["token"]
-    then = time.time() - pending.KEEP_SECONDS - 1
-    os.utime(kept, (then, then))  # no upload since has swept it
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        client.force_login(rm1)
+        preview = upload(client, "credit_reports", csv_upload(rows))
+        traveller.shift(PendingUpload.KEEP_FOR + timedelta(seconds=1))
+        client.force_login(rm1)  # logged out long since: idle sessions end after 30 minutes
 
-    response = confirm(client, preview)
+        response = confirm(client, preview)
+
     assert response["Location"] == reverse("customers:import")
     assert "expired or was imported already" in " ".join(messages_of(client.get(response["Location"])))
     assert not CreditReport.objects.exists()
-    assert list(kept.parent.iterdir()) == []
-
-
-def test_an_upload_sweeps_old_files_and_survives_what_it_cannot_sweep(client, rm1, customer, settings, monkeypatch):
-    """Other requests sweep and claim at the same time: a listed file may be gone by the time
-    it is looked at. Folders are not the sweep's business."""
-    folder = settings.VAR_DIR / "imports"
-    (folder / "a-folder").mkdir(parents=True)
-    old = folder / ("0" * 32)
-    old.write_bytes(b"never confirmed")
-    then = time.time() - pending.KEEP_SECONDS - 60
-    for path in (old, folder / "a-folder"):
-        os.utime(path, (then, then))
-    iterdir = pathlib.Path.iterdir
-
-    def listing_with_a_vanished_file(path):
-        yield from iterdir(path)
-        if path == folder:
-            yield folder / ("2" * 32)  # listed, then swept or claimed by another request
-
-    monkeypatch.setattr(pathlib.Path, "iterdir", listing_with_a_vanished_file)
-    client.force_login(rm1)
-    rows = [REPORT_HEADER, [customer.credit_code, "2026-03-01", "AA", "1", "0"]]
-    preview = upload(client, "credit_reports", csv_upload(rows))
-
-    assert preview.status_code == 200
-    token = preview.context["token"]
-    assert sorted(p.name for p in iterdir(folder)) == sorted(["a-folder", token])
-    confirm(client, preview)
-    assert CreditReport.objects.count() == 1
 
 
 def test_confirm_rejects_get(client, rm1):
