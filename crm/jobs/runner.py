@@ -97,21 +97,31 @@ def background_job(*, lock: str = "", time_limit: int, soft_time_limit: int | No
 periodic_job = background_job
 
 
+def _retry_delay(task: Task) -> float:
+    return min(MAX_DELAY, 2 ** (task.request.retries + 1)) + random.uniform(0, 1)
+
+
 def _run(task: Task, fn: Callable, lock: str, kwargs: dict):
     inline = bool(task.request.called_directly)
     code = task.request.id or str(uuid.uuid4())
-    requested = Job.objects.filter(code=code).values_list("status", flat=True).first()
-    if requested is not None and requested not in (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING):
-        log.info("%s %s is %s already; not run again", task.name, code, requested)
-        return {"skipped": requested}
-    if lock and not lease_take(lock, holder=code):
-        if requested is None or inline:
-            log.info("%s already running; skipped", task.name)
-            return {"skipped": True}
-        # Asked-for work must happen: come back once the running one is done.
-        _note(code, status=JobStatus.QUEUED, error=f"waiting for the running {lock}")
-        raise task.retry(countdown=settings.JOBS_LEASE_SECONDS, exc=LeaseHeld(lock))
-    job = _start(code, task.name, kwargs, requested=requested is not None)
+    try:
+        requested = Job.objects.filter(code=code).values_list("status", flat=True).first()
+        if requested is not None and requested not in (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING):
+            log.info("%s %s is %s already; not run again", task.name, code, requested)
+            return {"skipped": requested}
+        if lock and not lease_take(lock, holder=code):
+            if requested is None or inline:
+                log.info("%s already running; skipped", task.name)
+                return {"skipped": True}
+            # Asked-for work must happen: come back once the running one is done.
+            _note(code, status=JobStatus.QUEUED, error=f"waiting for the running {lock}")
+            raise task.retry(countdown=settings.JOBS_LEASE_SECONDS, exc=LeaseHeld(lock))
+        job = _start(code, task.name, kwargs, requested=requested is not None)
+    except RETRYABLE as exc:  # the database is away before the job began: try again later
+        if inline:
+            raise
+        _forget_connections()
+        raise task.retry(exc=exc, countdown=_retry_delay(task)) from exc
     token = _current.set(Run(job=job, inline=inline))
     heartbeat = Heartbeat(job_id=job.pk, lock=lock, holder=code)
     heartbeat.start()
@@ -123,7 +133,7 @@ def _run(task: Task, fn: Callable, lock: str, kwargs: dict):
             _fail(job, exc)
             raise
         _forget_connections()
-        delay = min(MAX_DELAY, 2 ** (task.request.retries + 1)) + random.uniform(0, 1)
+        delay = _retry_delay(task)
         log.warning("%s failed with %s; retrying in %.0f s", task.name, exc, delay)
         _note(code, status=JobStatus.QUEUED, error=f"{type(exc).__name__}: {exc}")
         try:
