@@ -94,12 +94,13 @@ def broker_at(url: str):
 
 
 @contextmanager
-def silent_server():
-    """A TCP server that accepts connections and never says a word: the worst broker."""
+def silent_server(accepted: list | None = None):
+    """A TCP server that accepts connections and never says a word: the worst broker. Pass a
+    list as ``accepted`` to see every connection anyone made to it."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
-    accepted = []
+    accepted = [] if accepted is None else accepted
     stop = threading.Event()
 
     def accept():

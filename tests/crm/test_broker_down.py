@@ -44,17 +44,16 @@ def test_refused_broker_keeps_the_request_and_says_so(client, rm1):
 
 def test_silent_broker_costs_one_request_half_a_second_and_the_next_nothing(client, rm1):
     client.force_login(rm1)
-    with silent_server() as port, broker_at(f"redis://127.0.0.1:{port}/0"):
+    connections = []
+    with silent_server(connections) as port, broker_at(f"redis://127.0.0.1:{port}/0"):
         first, first_seconds = create_customer_timed(client)
-        second, second_seconds = create_customer_timed(client, credit_code=credit_code(2))
-        started = time.monotonic()
+        tried = len(connections)
+        second, _ = create_customer_timed(client, credit_code=credit_code(2))
         page = client.get(reverse("customers:list"))
-        page_seconds = time.monotonic() - started
     assert (first.status_code, second.status_code) == (302, 302)
-    assert first_seconds < 1.5
-    # The failed send opened the breaker: the second request did not try the broker at all.
-    assert second_seconds < 0.5
-    assert page_seconds < 0.5
+    assert tried >= 1 and first_seconds < 1.5
+    # The failed send opened the breaker: neither the second request nor the page tried the broker.
+    assert len(connections) == tried
     assert Customer.objects.count() == 2
     assert list(Job.objects.values_list("status", "sends")) == [(JobStatus.PENDING, 0), (JobStatus.PENDING, 1)]
     assert "Background processing is delayed" in page.content.decode()

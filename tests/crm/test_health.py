@@ -63,14 +63,11 @@ def test_health_answers_within_its_budget_with_broker_and_cache_silent(client, s
 
 
 @pytest.mark.parametrize("name", ["home", "customers:list", "funnel:board", "risk:dashboard"])
-def test_pages_never_wait_on_a_silent_broker_or_cache(client, settings, rm1, customer, name):
+def test_pages_never_call_a_silent_broker_or_cache(client, settings, rm1, customer, name):
     client.force_login(rm1)
-    client.get(reverse(name))  # warm: templates compiled, nothing timed but the request
-    with silent_server() as port, broker_at(f"redis://127.0.0.1:{port}/0"):
+    connections = []
+    with silent_server(connections) as port, broker_at(f"redis://127.0.0.1:{port}/0"):
         silent_cache(settings, port)
-        started = time.monotonic()
         response = client.get(reverse(name))
-        seconds = time.monotonic() - started
     assert response.status_code == 200
-    # One call to the silent cache or broker would cost its 0.5 s timeout.
-    assert seconds < 0.45
+    assert connections == []  # neither the broker nor the cache was as much as connected to

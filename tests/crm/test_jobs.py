@@ -114,8 +114,8 @@ def test_the_jobs_page_shows_a_fanned_out_job_with_its_progress(client, admin_us
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_requested_job_that_finds_the_lease_held_waits_and_then_runs(celery_worker, graded_customer, settings):
-    settings.JOBS_LEASE_SECONDS = 1  # the retry comes a lease term later
-    with lease_held("portfolio_regrade"):
+    with lease_held("portfolio_regrade"):  # held for the default minute, whatever the worker's pace
+        settings.JOBS_LEASE_SECONDS = 1  # the retry comes a lease term later: a second
         job = job_request(tasks.portfolio_regrade, reason=GradeReason.SCHEDULED)
         assert wait_for(lambda: "waiting for the running" in Job.objects.get(pk=job.pk).last_error)
         assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED  # not acked as done
