@@ -140,7 +140,8 @@ def test_a_drop_on_a_board_older_than_someone_elses_move_says_who_moved_it(rm1_d
     # Onto Lost: the dialog says so instead of asking why; closing it puts the card back.
     drag(page, rm1_deal, "lost")
     dialog = page.get_by_test_id("move-modal")
-    expect(dialog).to_contain_text(moved_by)
+    # A generous wait: on a loaded machine the dialog's request once took over the default 5 s.
+    expect(dialog).to_contain_text(moved_by, timeout=15_000)
     expect(dialog.get_by_label("Why was it lost?")).to_have_count(0)
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_be_hidden()
