@@ -250,9 +250,11 @@ CELERY_ENABLE_UTC = True
 # --- Background jobs (crm.jobs) -------------------------------------------------------------
 # A running job renews its lease every third of this; a worker that dies frees it within it.
 JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", default=60)
-# A job sent but not started within this is taken as lost by the broker and sent again (a
-# Redis restarted without persistence forgets its queues). A duplicate costs nothing.
-JOBS_REDELIVER_AFTER = env.int("JOBS_REDELIVER_AFTER", default=5 * 60)
+# A job sent but not started within this is taken as lost and sent again: a Redis restarted
+# without persistence forgets its queues, and a worker killed outright takes the messages it
+# had fetched but not started with it (Redis would hand them out again only after the
+# visibility timeout). A copy of a job that has started or finished meanwhile does nothing.
+JOBS_REDELIVER_AFTER = env.int("JOBS_REDELIVER_AFTER", default=2 * 60)
 # Work waiting longer than this (or whose send failed) shows "background processing is delayed".
 JOBS_DELAYED_AFTER = env.int("JOBS_DELAYED_AFTER", default=2 * 60)
 JOBS_KEEP_DAYS = env.int("JOBS_KEEP_DAYS", default=30)

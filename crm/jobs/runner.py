@@ -39,7 +39,7 @@ from celery import Task, shared_task
 from celery.exceptions import Retry
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -105,18 +105,20 @@ def _run(task: Task, fn: Callable, lock: str, kwargs: dict):
     inline = bool(task.request.called_directly)
     code = task.request.id or str(uuid.uuid4())
     try:
-        requested = Job.objects.filter(code=code).values_list("status", flat=True).first()
-        if requested is not None and requested not in (JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RUNNING):
-            log.info("%s %s is %s already; not run again", task.name, code, requested)
-            return {"skipped": requested}
+        requested = Job.objects.filter(code=code).exists()
+        if requested and not _claim(code):
+            # A duplicate message (the sweep re-sent it, or the broker redelivered it): the job
+            # is done, or running on a worker that is alive — its lease is being renewed.
+            log.info("%s %s is done or running elsewhere; not run again", task.name, code)
+            return {"skipped": "done or running elsewhere"}
         if lock and not lease_take(lock, holder=code):
-            if requested is None or inline:
+            if not requested or inline:
                 log.info("%s already running; skipped", task.name)
                 return {"skipped": True}
             # Asked-for work must happen: come back once the running one is done.
             _note(code, status=JobStatus.QUEUED, error=f"waiting for the running {lock}")
             raise task.retry(countdown=settings.JOBS_LEASE_SECONDS, exc=LeaseHeld(lock))
-        job = _start(code, task.name, kwargs, requested=requested is not None)
+        job = Job.objects.get(code=code) if requested else _record(code, task.name, kwargs)
     except RETRYABLE as exc:  # the database is away before the job began: try again later
         if inline:
             raise
@@ -160,14 +162,25 @@ def _run(task: Task, fn: Callable, lock: str, kwargs: dict):
                 log.warning("could not release %s; its lease will run out", lock)
 
 
-def _start(code: str, name: str, kwargs: dict, *, requested: bool) -> Job:
-    now = timezone.now()
+def _running_fields(now) -> dict:
     lease = now + timedelta(seconds=settings.JOBS_LEASE_SECONDS)
-    fields = {"status": JobStatus.RUNNING, "started_at": now, "lease_until": lease, "runs": F("runs") + 1}
-    if not requested or not Job.objects.filter(code=code, status__in=UNFINISHED).update(**fields):
-        # A beat run or a direct call: recorded like requested work, so the jobs page shows it.
-        Job.objects.get_or_create(code=code, defaults={"task": name, "kwargs": kwargs, **fields, "runs": 1})
-    return Job.objects.get(code=code)
+    return {"status": JobStatus.RUNNING, "started_at": now, "lease_until": lease}
+
+
+def _claim(code: str) -> bool:
+    """Compare-and-set the requested job to *running*: from waiting, or from running on a
+    worker whose lease ran out (it died). The row count decides, so of two copies of one
+    message only one runs while the other's worker is alive."""
+    now = timezone.now()
+    claimable = Q(status__in=[JobStatus.PENDING, JobStatus.QUEUED]) | Q(status=JobStatus.RUNNING, lease_until__lt=now)
+    return bool(Job.objects.filter(claimable, code=code).update(**_running_fields(now), runs=F("runs") + 1))
+
+
+def _record(code: str, name: str, kwargs: dict) -> Job:
+    """A beat run or a direct call: recorded like requested work, so the jobs page shows it."""
+    defaults = {"task": name, "kwargs": kwargs, "runs": 1, **_running_fields(timezone.now())}
+    job, _ = Job.objects.get_or_create(code=code, defaults=defaults)
+    return job
 
 
 def _note(code: str, *, status: str, error: str) -> None:

@@ -85,6 +85,19 @@ def test_a_job_that_is_done_is_not_run_again(customer, rm1, manager, mailoutbox)
     assert len(mailoutbox) == 1
 
 
+def test_a_copy_of_a_running_job_waits_for_its_lease_to_run_out(customer, rm1, manager, mailoutbox, settings):
+    job = request_notice(customer, rm1)
+    alive = timezone.now() + timedelta(seconds=settings.JOBS_LEASE_SECONDS)
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, runs=1, lease_until=alive)
+    result = tasks.customer_created_notify.apply(kwargs=job.kwargs, task_id=str(job.code)).get()
+    assert result == {"skipped": "done or running elsewhere"} and mailoutbox == []
+    # Its worker died: the lease ran out, and the next copy runs it.
+    Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    tasks.customer_created_notify.apply(kwargs=job.kwargs, task_id=str(job.code))
+    job.refresh_from_db()
+    assert (job.status, job.runs, len(mailoutbox)) == (JobStatus.DONE, 2, 1)
+
+
 def test_a_failing_job_is_marked_failed_with_its_error_and_admin_sends_it_again(client, admin_user, rm1):
     job = job_request(tasks.customer_created_notify, customer_id="not-an-id", created_by_id=rm1.pk)
     with pytest.raises(ValueError):
