@@ -24,6 +24,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from crm.spreadsheet_limits import Limits, SpreadsheetTooLarge, check_xlsx, csv_records
+from crm.validators import control_character, control_character_message
 from customers.credit_code import normalize_credit_code, validate_credit_code
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -205,6 +206,9 @@ def text(max_length: int) -> Callable[[Any], str]:
             raise CellError(
                 _("At most %(max)d characters are allowed; this has %(n)d.") % {"max": max_length, "n": len(result)}
             )
+        found = control_character(result)  # a line break in a cell (Alt+Enter in Excel) included
+        if found is not None:
+            raise CellError(control_character_message(*found))
         return result
 
     return parse
