@@ -50,118 +50,128 @@ class SpreadsheetTooLarge(Exception):
         self.message = message
 
 
-def _column_number(reference: str) -> int:
-    """The column of a cell reference such as "AB12" (28), counting its letters only."""
+def _column_letters(limit: int) -> int:
+    """How many letters the reference of column ``limit`` has (200 → "GR" → 2)."""
+    letters = 0
+    while limit > 0:
+        limit = (limit - 1) // 26
+        letters += 1
+    return letters
+
+
+def _column_number(letters: str) -> int:
     number = 0
-    for char in reference:
-        if "A" <= char <= "Z":
-            number = number * 26 + ord(char) - 64
-        elif "a" <= char <= "z":
-            number = number * 26 + ord(char) - 96
-        else:
-            break
+    for char in letters.upper():
+        number = number * 26 + ord(char) - 64
     return number
 
 
-class _PartScan:
-    """Counters for one XML part, fed to expat as handlers. Every cap raises at once."""
+def _scan(parser: expat.XMLParserType, limits: Limits, totals: dict[str, int], strings_cap: int) -> None:
+    """Install handlers on ``parser`` that count one XML part and raise at the first element
+    past a cap. Closures over local counters rather than a class: a sheet at the caps has
+    about three million elements, and attribute look-ups on every one cost seconds."""
+    depth = 0
+    kind = ""  # "worksheet", "sst" (shared strings) or "" for any other part
+    elements = rows = cells = row_cells = strings = 0
+    item_depth = item_elements = item_characters = 0  # the open cell (<c>) or string (<si>)
+    letters_at_limit = _column_letters(limits.columns)
 
-    def __init__(self, limits: Limits, totals: dict[str, int], strings_cap: int):
-        self.limits = limits
-        self.totals = totals  # characters and cells, across every part of the workbook
-        self.strings_cap = strings_cap
-        self.depth = 0
-        self.kind = ""  # "worksheet", "sst" (shared strings) or "" for any other part
-        self.elements = 0  # elements outside cells and strings
-        self.rows = 0
-        self.cells = 0
-        self.row_cells = 0
-        self.strings = 0
-        self.item_depth = 0  # depth of the open cell (<c>) or string (<si>); 0 = none open
-        self.item_elements = 0
-        self.item_characters = 0
-
-    def start(self, name: str, attributes: dict[str, str]) -> None:
-        limits = self.limits
-        self.depth += 1
-        if self.depth > limits.depth:
+    def start(name: str, attributes: dict[str, str]) -> None:
+        nonlocal depth, kind, elements, rows, cells, row_cells, strings, item_depth, item_elements, item_characters
+        depth += 1
+        if item_depth:
+            item_elements += 1
+            if item_elements > limits.cell_elements:
+                raise SpreadsheetTooLarge(_unreadable())
+            return
+        if depth > limits.depth:
             raise SpreadsheetTooLarge(_unreadable())
         local = name.rpartition(":")[2]
-        if self.depth == 1:
-            self.kind = local if local in ("worksheet", "sst") else ""
-        if self.item_depth:
-            self.item_elements += 1
-            if self.item_elements > limits.cell_elements:
-                raise SpreadsheetTooLarge(_unreadable())
-        elif self.kind == "worksheet" and local == "row":
-            self.rows += 1
-            self.row_cells = 0
-            number = attributes.get("r", "")
-            if self.rows > limits.rows or (number.isdigit() and int(number) > limits.rows):
-                raise SpreadsheetTooLarge(
-                    _("The sheet has more than %(max)s rows, blank ones included. Split it into smaller files.")
-                    % {"max": f"{limits.rows:,}"}
-                )
-        elif self.kind == "worksheet" and local == "c":
-            self.cells += 1
-            self.totals["cells"] += 1
-            self.row_cells += 1
-            if self.row_cells > limits.columns or _column_number(attributes.get("r", "")) > limits.columns:
-                raise SpreadsheetTooLarge(
-                    _(
-                        "Row %(row)s has cells beyond column %(max)s. Delete the columns that are not imported"
-                        " and upload the file again."
-                    )
-                    % {"row": f"{self.rows:,}", "max": limits.columns}
-                )
-            if self.cells > limits.cells:
+        if depth == 1:
+            kind = local if local in ("worksheet", "sst") else ""
+        if kind == "worksheet" and local == "c":
+            cells += 1
+            row_cells += 1
+            reference = attributes.get("r", "")
+            letters = reference.rstrip("0123456789")
+            if (
+                row_cells > limits.columns
+                or len(letters) > letters_at_limit
+                or (len(letters) == letters_at_limit and _column_number(letters) > limits.columns)
+            ):
+                raise SpreadsheetTooLarge(_too_many_columns(rows, limits))
+            if cells > limits.cells:
                 raise SpreadsheetTooLarge(_too_many_cells(limits))
-            self._open_item()
-        elif self.kind == "sst" and local == "si":
-            self.strings += 1
-            if self.strings > self.strings_cap:
-                raise SpreadsheetTooLarge(
-                    _(
-                        "The file's table of texts holds more than %(max)s entries, far more than its cells use."
-                        " Open it in Excel or WPS, save it as .xlsx and upload it again."
-                    )
-                    % {"max": f"{self.strings_cap:,}"}
-                )
-            self._open_item()
+            totals["cells"] += 1
+            item_depth, item_elements, item_characters = depth, 0, 0
+        elif kind == "worksheet" and local == "row":
+            rows += 1
+            row_cells = 0
+            number = attributes.get("r", "")
+            if rows > limits.rows or (number.isdigit() and int(number) > limits.rows):
+                raise SpreadsheetTooLarge(_too_many_rows(limits))
+        elif kind == "sst" and local == "si":
+            strings += 1
+            if strings > strings_cap:
+                raise SpreadsheetTooLarge(_too_many_strings(strings_cap))
+            item_depth, item_elements, item_characters = depth, 0, 0
         else:
-            self.elements += 1
-            if self.elements > limits.other_elements:
-                raise SpreadsheetTooLarge(
-                    _(
-                        "Parts of the XLSX file other than its cells (styles, charts, names) are too large to read."
-                        " Copy the sheet into a new workbook and upload that."
-                    )
-                )
+            elements += 1
+            if elements > limits.other_elements:
+                raise SpreadsheetTooLarge(_too_many_elements())
 
-    def _open_item(self) -> None:
-        self.item_depth = self.depth
-        self.item_elements = 0
-        self.item_characters = 0
+    def end(_name: str) -> None:
+        nonlocal depth, item_depth
+        if depth == item_depth:
+            item_depth = 0
+        depth -= 1
 
-    def end(self, _name: str) -> None:
-        if self.depth == self.item_depth:
-            self.item_depth = 0
-        self.depth -= 1
-
-    def text(self, data: str) -> None:
-        if not self.item_depth:
+    def text(data: str) -> None:
+        nonlocal item_characters
+        if not item_depth:
             return  # whitespace between elements, or text no reader turns into a value
-        self.item_characters += len(data)
-        if self.item_characters > self.limits.cell_characters:
+        item_characters += len(data)
+        if item_characters > limits.cell_characters:
             raise SpreadsheetTooLarge(
-                _("A cell holds more than %(max)s characters.") % {"max": f"{self.limits.cell_characters:,}"}
+                _("A cell holds more than %(max)s characters.") % {"max": f"{limits.cell_characters:,}"}
             )
-        self.totals["characters"] += len(data)
-        if self.totals["characters"] > self.limits.characters:
+        totals["characters"] += len(data)
+        if totals["characters"] > limits.characters:
             raise SpreadsheetTooLarge(
                 _("The file holds more than %(max)s characters of text. Split it into smaller files.")
-                % {"max": f"{self.limits.characters:,}"}
+                % {"max": f"{limits.characters:,}"}
             )
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+
+
+def _too_many_rows(limits: Limits) -> str:
+    return _("The sheet has more than %(max)s rows, blank ones included. Split it into smaller files.") % {
+        "max": f"{limits.rows:,}"
+    }
+
+
+def _too_many_columns(row: int, limits: Limits) -> str:
+    return _(
+        "Row %(row)s has cells beyond column %(max)s. Delete the columns that are not imported"
+        " and upload the file again."
+    ) % {"row": f"{row:,}", "max": limits.columns}
+
+
+def _too_many_strings(cap: int) -> str:
+    return _(
+        "The file's table of texts holds more than %(max)s entries, far more than its cells use."
+        " Open it in Excel or WPS, save it as .xlsx and upload it again."
+    ) % {"max": f"{cap:,}"}
+
+
+def _too_many_elements() -> str:
+    return _(
+        "Parts of the XLSX file other than its cells (styles, charts, names) are too large to read."
+        " Copy the sheet into a new workbook and upload that."
+    )
 
 
 def _no_doctype(*_args) -> None:
@@ -195,12 +205,9 @@ def check_xlsx(archive: zipfile.ZipFile, limits: Limits) -> None:
     sheets_first = bool(members) and "/worksheets/" in "/" + members[0].filename
     for member in members:
         strings_cap = min(limits.cells, totals["cells"] + 10_000) if sheets_first else limits.cells
-        scan = _PartScan(limits, totals, strings_cap)
         parser = expat.ParserCreate()
         parser.buffer_text = True  # one call per run of text, not one per line or entity
-        parser.StartElementHandler = scan.start
-        parser.EndElementHandler = scan.end
-        parser.CharacterDataHandler = scan.text
+        _scan(parser, limits, totals, strings_cap)
         parser.StartDoctypeDeclHandler = _no_doctype
         parser.EntityDeclHandler = _no_doctype
         try:
