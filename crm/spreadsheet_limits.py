@@ -193,14 +193,15 @@ def _unreadable() -> str:
 def check_xlsx(archive: zipfile.ZipFile, limits: Limits) -> None:
     """Raise ``SpreadsheetTooLarge`` unless every XML part of ``archive`` stays within ``limits``.
     Memory stays that of a few counters and one 64 KB chunk, whatever the parts hold; the parse
-    stops at the first element past a cap. Malformed XML is left for the reader to report."""
+    stops at the first element past a cap. Malformed XML is left for the reader to report.
+    A file that passes unfolds into at most ``limits`` in the reader, whatever its declared sizes."""
     totals = {"characters": 0, "cells": 0}
-    members = [m for m in archive.infolist() if m.filename.endswith((".xml", ".rels", ".vml"))]
-    # Images, printer settings, VBA are never parsed by the reader. Sheets go first: every
-    # writer names them xl/worksheets/…, and a shared string is there to be used by a cell, so
-    # once the cells are counted the strings table may hold only as many (plus slack for
-    # strings a writer keeps after their cell is cleared). Unusually named sheets leave the
-    # table the plain cap on cells.
+    members = [m for m in archive.infolist() if m.filename.endswith((".xml", ".rels"))]
+    # Images, printer settings, VBA, legacy VML drawings are never parsed by the reader.
+    # Sheets go first: every writer names them xl/worksheets/…, and a shared string is there
+    # to be used by a cell, so once the cells are counted the strings table may hold only as
+    # many (plus slack for strings a writer keeps after their cell is cleared). Unusually named
+    # sheets leave the table the plain cap on cells.
     members.sort(key=lambda member: "/worksheets/" not in "/" + member.filename)
     sheets_first = bool(members) and "/worksheets/" in "/" + members[0].filename
     for member in members:
@@ -215,10 +216,11 @@ def check_xlsx(archive: zipfile.ZipFile, limits: Limits) -> None:
                 while chunk := part.read(_CHUNK):
                     parser.Parse(chunk, False)
                 parser.Parse(b"", True)
-        except expat.ExpatError:
-            return  # not well-formed: the reader refuses it with its own message
-        except (zipfile.BadZipFile, EOFError, NotImplementedError, ValueError):
-            return  # a damaged or encrypted member: the same
+        except (expat.ExpatError, zipfile.BadZipFile, EOFError, NotImplementedError, ValueError):
+            # Not well-formed, damaged or encrypted: what came before the fault was counted,
+            # and the reader (expat too) stops where this scan stopped. The other parts are
+            # still counted: a broken part must not wave a bomb in another one through.
+            continue
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)?")

@@ -164,3 +164,11 @@ def test_refusals_are_translated():
     with translation.override("zh-hans"), pytest.raises(cells.FileRejected) as refused:
         cells.read_table(b"name\n" + b"a," * 300 + b"\n")
     assert "第 2 行" in refused.value.message and "200" in refused.value.message
+
+
+def test_a_malformed_part_does_not_wave_a_bomb_in_another_part_through():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", "<worksheet><sheetData><row></sheetData>")
+        archive.writestr("xl/worksheets/sheet2.xml", "<worksheet><sheetData>" + "<row/>" * 6 + "</sheetData>")
+    assert "more than 5 rows" in _refusal(zipfile.ZipFile(buffer))
