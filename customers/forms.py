@@ -61,7 +61,7 @@ class ContactForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        refuse_control_characters(self)  # a name with "\r\nBcc:" breaks the e-mail that names it
+        refuse_control_characters(self)
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -74,7 +74,7 @@ class ActivityForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        refuse_control_characters(self)  # a name with "\r\nBcc:" breaks the e-mail that names it
+        refuse_control_characters(self)
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -118,7 +118,7 @@ class SourceForm(forms.ModelForm):
         for field in self.fields.values():
             if isinstance(field, forms.DecimalField):
                 field.widget.attrs.setdefault("step", "0.01")
-        refuse_control_characters(self)  # a name with "\r\nBcc:" breaks the e-mail that names it
+        refuse_control_characters(self)
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -139,7 +139,7 @@ class OverrideForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        refuse_control_characters(self)  # a name with "\r\nBcc:" breaks the e-mail that names it
+        refuse_control_characters(self)
         self.helper = FormHelper()
         self.helper.form_tag = False
 
