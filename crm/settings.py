@@ -142,12 +142,18 @@ SESSION_ABSOLUTE_AGE = timedelta(hours=12)
 
 # Login throttling (django-axes): per username *and* address, so one attacker cannot lock a
 # colleague out from another desk and one address cannot spray many usernames unnoticed.
+# Behind a proxy this needs TRUSTED_PROXY_HOPS, or every desk has the proxy's address.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# Number of reverse proxies of our own in front of gunicorn (TLS terminator, load balancer).
+# The client address is then read from X-Forwarded-For that many entries from the right
+# (crm.client_address); 0 = REMOTE_ADDR. Lockouts and their log use it.
+TRUSTED_PROXY_HOPS = env.int("TRUSTED_PROXY_HOPS", default=0)
+AXES_CLIENT_IP_CALLABLE = "crm.client_address.client_address"
 
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en"

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from crm.access import assignable_owners
 from crm.roles import Role, role_of
+from crm.validators import refuse_control_characters
 from customers.credit_code import normalize_credit_code
 from customers.intake import SOURCE_MODELS
 from customers.models import Activity, Contact, Customer, DataSource, Tier
@@ -48,6 +49,7 @@ class CustomerForm(forms.ModelForm):
                 label=_("relationship manager"),
                 initial=self.instance.owner_id if self.instance.pk else None,
             )
+        refuse_control_characters(self)  # a name with "\r\nBcc:" breaks the e-mail that names it
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -59,6 +61,7 @@ class ContactForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        refuse_control_characters(self)
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -71,6 +74,7 @@ class ActivityForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        refuse_control_characters(self)
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -114,6 +118,7 @@ class SourceForm(forms.ModelForm):
         for field in self.fields.values():
             if isinstance(field, forms.DecimalField):
                 field.widget.attrs.setdefault("step", "0.01")
+        refuse_control_characters(self)
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -134,6 +139,7 @@ class OverrideForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        refuse_control_characters(self)
         self.helper = FormHelper()
         self.helper.form_tag = False
 

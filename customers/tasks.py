@@ -31,6 +31,9 @@ def customer_created_notify(*, customer_id: int, created_by_id: int) -> int:
     for manager in managers:
         with translation.override(manager.language or settings.LANGUAGE_CODE):
             subject = _("New customer: %(name)s") % {"name": customer.name}
+            # A header with a line break is refused (BadHeaderError) and the notice lost; the
+            # forms refuse such names now, but rows saved before, or by admin, may hold one.
+            subject = " ".join(subject.split())
             body = _("%(owner)s registered %(name)s (credit code %(code)s) for your team.\n\n%(url)s") % {
                 "owner": customer.owner,
                 "name": customer.name,

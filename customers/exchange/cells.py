@@ -23,12 +23,23 @@ from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from crm.spreadsheet_limits import Limits, SpreadsheetTooLarge, check_xlsx, csv_records
+from crm.validators import control_character, control_character_message
 from customers.credit_code import normalize_credit_code, validate_credit_code
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
 CENT = Decimal("0.01")
 MAX_INFLATED_BYTES = 200 * 1024 * 1024
+# What a file may unfold into, checked while it is still compressed (crm.spreadsheet_limits).
+# The widest import has under 30 columns; room is left for columns a person keeps beside them.
+# An accepted file of MAX_ROWS rows at the caps costs the worker some tens of MB.
+LIMITS = Limits(
+    rows=MAX_ROWS * 5 // 2,  # blank rows between data rows are skipped, not counted in MAX_ROWS
+    columns=200,
+    cells=MAX_ROWS * 30,
+    characters=20_000_000,
+)
 MONEY_LIMIT = Decimal(10) ** 16  # DecimalField(max_digits=18, decimal_places=2)
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -61,7 +72,10 @@ def read_table(data: bytes) -> Table:
     if data.startswith(_OLE2_MAGIC):
         raise FileRejected(_("This is an old Excel (.xls) file. Save it as .xlsx or CSV and upload it again."))
     rows = _xlsx_rows(data) if data.startswith(_ZIP_MAGIC) else _csv_rows(data)
-    return _table(rows)
+    try:
+        return _table(rows)
+    except SpreadsheetTooLarge as exc:
+        raise FileRejected(exc.message) from None
 
 
 def too_big_message() -> str:
@@ -113,11 +127,11 @@ def _csv_rows(data: bytes):
     text = _decode(data)
     if "\x00" in text:
         raise FileRejected(_("This does not look like a CSV file. Upload a .csv or .xlsx file."))
-    first_line = text.split("\n", 1)[0]
+    first_line = text[: LIMITS.record_characters + 1].split("\n", 1)[0]
     # Excel writes ";" where the decimal mark is a comma and tabs for "Unicode text".
     delimiter = max([",", ";", "\t"], key=first_line.count) if first_line else ","
     try:
-        yield from csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        yield from csv_records(text, delimiter, LIMITS)
     except csv.Error as exc:
         raise FileRejected(_("The CSV file is malformed: %(error)s") % {"error": exc}) from exc
 
@@ -130,10 +144,15 @@ def _xlsx_rows(data: bytes):
         # member beyond the size the archive declares, so checking the declared sizes suffices.
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             inflated = sum(member.file_size for member in archive.infolist())
+            if inflated > MAX_INFLATED_BYTES:
+                raise FileRejected(too_big_message())
+            # The declared size does not say what the XML unfolds into: a 124 KB file can hold
+            # a row of four million cells. Count before any reader builds a single one.
+            check_xlsx(archive, LIMITS)
     except zipfile.BadZipFile as exc:
         raise FileRejected(_("The XLSX file could not be opened. Is it a valid Excel workbook?")) from exc
-    if inflated > MAX_INFLATED_BYTES:
-        raise FileRejected(too_big_message())
+    except SpreadsheetTooLarge as exc:
+        raise FileRejected(exc.message) from None
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds (zip, XML, KeyError) for a broken file
@@ -187,6 +206,9 @@ def text(max_length: int) -> Callable[[Any], str]:
             raise CellError(
                 _("At most %(max)d characters are allowed; this has %(n)d.") % {"max": max_length, "n": len(result)}
             )
+        found = control_character(result)  # a line break in a cell (Alt+Enter in Excel) included
+        if found is not None:
+            raise CellError(control_character_message(*found))
         return result
 
     return parse
