@@ -28,6 +28,7 @@ What the decorator does around the body:
 import contextlib
 import logging
 import random
+import smtplib
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -51,7 +52,9 @@ log = logging.getLogger(__name__)
 
 MINUTE = 60
 MAX_TIME_LIMIT = 10 * MINUTE  # keep below CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-RETRYABLE = (OperationalError, InterfaceError, BrokerError, ConnectionError)
+# Faults that pass: the database or broker restarting, a dropped connection, a mail server
+# that refused or hung up. Anything else fails the job at once (admin: Background jobs).
+RETRYABLE = (OperationalError, InterfaceError, BrokerError, ConnectionError, smtplib.SMTPException)
 MAX_RETRIES = 10
 MAX_DELAY = 5 * MINUTE
 

@@ -135,3 +135,14 @@ def test_a_requested_job_that_finds_the_lease_held_waits_and_then_runs(celery_wo
     assert wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.DONE, seconds=20)
     graded_customer.refresh_from_db()
     assert graded_customer.tier == "AA"
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_notice_the_mail_server_refuses_is_retried_not_lost(celery_worker, customer, rm1, manager, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens
+    job = request_notice(customer, rm1)
+    assert wait_for(lambda: Job.objects.get(pk=job.pk).runs >= 2, seconds=20), "not retried"
+    job.refresh_from_db()
+    assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING) and "ConnectionRefusedError" in job.last_error
