@@ -7,7 +7,7 @@ from crm.access import customers_for
 from customers.credit_code import normalize_credit_code
 from funnel.gates import allowed_targets
 from funnel.models import RANK, ChecklistItem, Deal, DealDocument, LostReason, Stage, StageSetting
-from funnel.services import EDITABLE_FIELDS, TERMS_FIELDS
+from funnel.services import EDITABLE_FIELDS, FROZEN_FIELDS, TERMS_FIELDS
 
 
 class CustomerByCreditCode(forms.ModelChoiceField):
@@ -48,11 +48,12 @@ class DealForm(forms.ModelForm):
             del self.fields["probability"]  # set by the stage
             for name in TERMS_FIELDS:
                 self.fields[name].help_text = _("Leave empty to start from the customer's tier policy.")
+        self.fields["amount"].help_text = _("In yuan (CNY), e.g. 80000000.00")
         if not creating and self.instance.stage == Stage.APPROVED:
-            for name in TERMS_FIELDS:
+            # Shown, not posted: deal_update refuses a change to these (FROZEN_FIELDS) anyway.
+            for name in FROZEN_FIELDS:
                 self.fields[name].disabled = True
                 self.fields[name].help_text = _("Fixed at approval.")
-        self.fields["amount"].help_text = _("In yuan (CNY), e.g. 80000000.00")
         self.helper = FormHelper()
         self.helper.form_tag = False
 
