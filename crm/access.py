@@ -79,14 +79,6 @@ def can_work_deal(user, deal: Deal | None = None) -> bool:
     return role_of(user) in (Role.ADMIN, Role.TEAM_MANAGER, Role.RELATIONSHIP_MANAGER)
 
 
-def can_decide_exception(user, deal: Deal) -> bool:
-    """Terms outside the tier policy are approved by the customer's team manager (or admin)."""
-    role = role_of(user)
-    if role == Role.ADMIN:
-        return True
-    return role == Role.TEAM_MANAGER and user.team_id is not None and user.team_id == deal.customer.team_id
-
-
 def alerts_for(user):
     """Alerts follow their customer: whoever sees the customer sees its alerts (through the
     copy of the customer's owner and team that database triggers keep on each alert)."""

@@ -4,10 +4,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.access import customers_for
+from crm.validators import refuse_control_characters
 from customers.credit_code import normalize_credit_code
 from funnel.gates import allowed_targets
 from funnel.models import RANK, ChecklistItem, Deal, DealDocument, LostReason, Stage, StageSetting
-from funnel.services import EDITABLE_FIELDS, TERMS_FIELDS
+from funnel.services import EDITABLE_FIELDS, FROZEN_FIELDS, TERMS_FIELDS
 
 
 class CustomerByCreditCode(forms.ModelChoiceField):
@@ -48,11 +49,13 @@ class DealForm(forms.ModelForm):
             del self.fields["probability"]  # set by the stage
             for name in TERMS_FIELDS:
                 self.fields[name].help_text = _("Leave empty to start from the customer's tier policy.")
+        self.fields["amount"].help_text = _("In yuan (CNY), e.g. 80000000.00")
         if not creating and self.instance.stage == Stage.APPROVED:
-            for name in TERMS_FIELDS:
+            # Shown, not posted: deal_update refuses a change to these (FROZEN_FIELDS) anyway.
+            for name in FROZEN_FIELDS:
                 self.fields[name].disabled = True
                 self.fields[name].help_text = _("Fixed at approval.")
-        self.fields["amount"].help_text = _("In yuan (CNY), e.g. 80000000.00")
+        refuse_control_characters(self)  # a title is one line
         self.helper = FormHelper()
         self.helper.form_tag = False
 
@@ -107,6 +110,7 @@ class MoveForm(forms.Form):
         self.fields["to_stage"].choices = [
             (s, settings[s].label if s in settings else Stage(s).label) for s in allowed_targets(deal.stage)
         ]
+        refuse_control_characters(self)
 
     def clean(self):
         data = super().clean()
@@ -141,16 +145,25 @@ class DocumentForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        refuse_control_characters(self)
         self.helper = FormHelper()
         self.helper.form_tag = False
 
 
-class ExceptionRequestForm(forms.Form):
+class TextForm(forms.Form):
+    """A form whose text fields refuse control characters (crm.validators)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        refuse_control_characters(self)
+
+
+class ExceptionRequestForm(TextForm):
     reason = forms.CharField(
         label=_("Why are these terms justified?"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
-class ExceptionDecisionForm(forms.Form):
+class ExceptionDecisionForm(TextForm):
     decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)

@@ -5,6 +5,7 @@ manager can act on; an empty list means the move may go ahead. Nothing here writ
 
 import datetime
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -181,8 +182,39 @@ def _approved(deal: Deal, customer: Customer, ctx: GateContext) -> list[str]:
     return problems
 
 
+def funding_ceiling(deal: Deal, customer: Customer, ctx: GateContext) -> Decimal | None:
+    """The most a funded deal may lend; None when nothing may be lent.
+
+    The smaller of the customer's credit limit (as it stands now: a re-grade since approval
+    counts) and the limit the deal was approved with. Only an approved exception that names the
+    deal's limit raises the ceiling above the credit limit, and only to that limit: ``covers``
+    compares the exception's stated limit with the deal's, and an empty limit covers nothing."""
+    limit = deal.proposed_limit
+    if limit is None:
+        return None
+    if ctx.exception_covers_terms:
+        return limit
+    if customer.credit_limit is None:
+        return None
+    return min(limit, customer.credit_limit)
+
+
+def _funded(deal: Deal, customer: Customer, ctx: GateContext) -> list[str]:
+    """Something must be lendable: an approved limit, and a credit limit (or an exception that
+    names the limit). How much is checked against ``funding_ceiling`` with the funded amount."""
+    if deal.proposed_limit is None:
+        return [_("The deal has no approved limit. Move it back to Due diligence and set its proposed limit.")]
+    if funding_ceiling(deal, customer, ctx) is None:
+        return [
+            _("%(customer)s has no credit limit, so nothing can be funded until it is graded.")
+            % {"customer": customer.name}
+        ]
+    return []
+
+
 STAGE_GATES = {
     Stage.PRELIMINARY: _preliminary,
     Stage.DUE_DILIGENCE: _due_diligence,
     Stage.APPROVED: _approved,
+    Stage.FUNDED: _funded,
 }

@@ -408,16 +408,23 @@ class TermsException(models.Model):
                 fields=["deal"], condition=Q(status="pending"), name="one_pending_exception_per_deal"
             )
         ]
+        # Who may decide is admin-settable: the permission is granted to the Team manager and
+        # Risk officer groups by migration 0006 and checked with the four-eyes rule
+        # (funnel.deciders).
+        permissions = [("decide_exception", _("Can decide terms exceptions"))]
 
     def __str__(self) -> str:
         return f"{self.deal_id}: {self.status}"
 
     def covers(self, deal: Deal) -> bool:
+        """Approved, and the deal's terms are exactly the ones it states. An empty term states
+        nothing, so it covers nothing: NULL is not a value that two rows can agree on (a deal
+        with its limit cleared is not "approved for no limit")."""
+        stated = (self.spread_bps, self.collateral_coverage, self.proposed_limit)
         return (
             self.status == ExceptionStatus.APPROVED
-            and self.spread_bps == deal.spread_bps
-            and self.collateral_coverage == deal.collateral_coverage
-            and self.proposed_limit == deal.proposed_limit
+            and None not in stated
+            and stated == (deal.spread_bps, deal.collateral_coverage, deal.proposed_limit)
         )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from customers.models import TierPolicy
+from funnel.deciders import deciders
 from funnel.gates import gate_problems, terms_outside_policy
 from funnel.models import (
     OPEN_STAGES,
@@ -15,7 +16,9 @@ from funnel.models import (
     Deal,
     ExceptionStatus,
     Stage,
+    StageMove,
     StageSetting,
+    TermsException,
 )
 from funnel.services import gate_context
 
@@ -24,6 +27,34 @@ from funnel.services import gate_context
 class ChecklistLine:
     item: ChecklistItem
     check: ChecklistCheck | None
+
+
+@dataclass
+class ExceptionEvent:
+    """A terms exception asked for or decided, as a line of the deal's timeline. The request's
+    row is the record (who asked, who decided, when, the note); nothing is copied."""
+
+    kind: str  # "requested", "approved" or "rejected"
+    exception: TermsException
+    by: object
+    at: datetime.datetime
+    note: str
+
+
+def exception_events(exceptions: list[TermsException]) -> list[ExceptionEvent]:
+    events = []
+    for exc in exceptions:
+        events.append(ExceptionEvent("requested", exc, exc.requested_by, exc.requested_at, exc.reason))
+        if exc.status != ExceptionStatus.PENDING and exc.decided_at is not None:
+            events.append(ExceptionEvent(exc.status, exc, exc.decided_by, exc.decided_at, exc.decision_note))
+    return events
+
+
+def timeline_of(moves: list[StageMove], exceptions: list[TermsException]) -> list:
+    """Moves and exception events, newest first (moves keep their own order on a tie)."""
+    for move in moves:
+        move.kind = "move"
+    return sorted([*moves, *exception_events(exceptions)], key=lambda entry: entry.at, reverse=True)
 
 
 def is_overdue(deal: Deal, settings: dict[str, StageSetting], now: datetime.datetime) -> bool:
@@ -56,6 +87,7 @@ def deal_page(deal: Deal) -> dict:
     for move in timeline:  # the names admins gave the stages, as on the board
         move.from_label = settings[move.from_stage].label if move.from_stage in settings else ""
         move.to_label = settings[move.to_stage].label if move.to_stage in settings else move.to_stage
+    pending = next((e for e in exceptions if e.status == ExceptionStatus.PENDING), None)
     upcoming = next_stage(deal.stage)
     readiness = None
     if upcoming:
@@ -69,12 +101,14 @@ def deal_page(deal: Deal) -> dict:
         "stage": settings.get(deal.stage),
         "overdue": is_overdue(deal, settings, now),
         "days_in_stage": deal.days_in_stage(now),
-        "timeline": timeline,
+        "timeline": timeline_of(timeline, exceptions),
         "checklist": checklist,
         "checklist_done": all(line.check for line in checklist if line.item.is_active),
         "documents": list(deal.documents.select_related("added_by")),
         "exceptions": exceptions,
-        "pending_exception": next((e for e in exceptions if e.status == ExceptionStatus.PENDING), None),
+        "pending_exception": pending,
+        # Named on the page beside the request: who may decide it (funnel.deciders).
+        "deciders": list(deciders(pending, deal)) if pending else [],
         "exception_covers": any(e.covers(deal) for e in exceptions),
         "policy": policy,
         "terms_problems": terms_outside_policy(deal, deal.customer, policy) if deal.is_open else [],

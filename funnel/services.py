@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, TierPolicy
+from funnel.deciders import decide_refusal
 from funnel.exceptions import GateNotMet, NotAllowed, StaleDeal
-from funnel.gates import GateContext, gate_problems, terms_outside_policy
+from funnel.gates import GateContext, funding_ceiling, gate_problems, terms_outside_policy
 from funnel.models import (
     OPEN_STAGES,
     RANK,
@@ -42,6 +43,11 @@ EDITABLE_FIELDS = (
     "proposed_limit",
 )
 TERMS_FIELDS = ("spread_bps", "collateral_coverage", "proposed_limit")
+# What an approval fixes: the terms and the amount they were judged against. Once a deal is
+# Approved these are refused by deal_update, the one writer of a deal's fields (the deal page,
+# Django admin and the tests all go through it): to change them, the deal goes back to Due
+# diligence by a recorded move and through the Approved gate again.
+FROZEN_FIELDS = ("amount", *TERMS_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ def deal_update(*, deal: Deal, by, **fields: Any) -> list[str]:
         if not deal.is_open:
             raise NotAllowed(_("A closed deal cannot be edited."))
         changed = [k for k in EDITABLE_FIELDS if k in fields and getattr(deal, k) != fields[k]]
-        if deal.stage == Stage.APPROVED and set(changed) & set(TERMS_FIELDS):
+        if deal.stage == Stage.APPROVED and set(changed) & set(FROZEN_FIELDS):
             raise NotAllowed(
                 _("The terms of an approved deal are fixed. Move it back to Due diligence to change them.")
             )
@@ -163,14 +169,15 @@ def deal_move(
         deal_check_seen(deal=current, seen_stage=seen_stage)
         # Whether the move is possible at all comes first: a funded deal "needs a lost reason"
         # or a prospect "needs a funded amount" would send the user after the wrong thing.
-        problems = gate_problems(current, current.customer, seen_stage, to_stage, gate_context(current))
+        ctx = gate_context(current)
+        problems = gate_problems(current, current.customer, seen_stage, to_stage, ctx)
         if problems:
             raise GateNotMet(problems)
         # The reason is one of the choices (the admin shows lost_reason read-only; this is its only writer).
         if to_stage == Stage.LOST and lost_reason not in LostReason.values:
             raise GateNotMet([_("Say why the deal was lost.")])
         if to_stage == Stage.FUNDED:
-            _check_funding(current, funding)
+            _check_funding(current, funding, ctx)
 
         now = timezone.now()
         setting = StageSetting.objects.filter(stage=to_stage).first()
@@ -233,17 +240,24 @@ def _stale(current: Deal) -> StaleDeal:
     return StaleDeal(stage=current.stage, last_move=last)
 
 
-def _check_funding(deal: Deal, funding: Funding | None) -> None:
+def _check_funding(deal: Deal, funding: Funding | None, ctx: GateContext) -> None:
+    """The funded amount against the ceiling, judged on the deal row deal_move has locked and
+    the customer read in the same transaction (the Funded gate made sure there is a ceiling)."""
     if funding is None or funding.amount is None or funding.start_date is None:
         raise GateNotMet([_("Give the funded amount and the start date.")])
     problems = []
-    ceiling = deal.proposed_limit if deal.proposed_limit is not None else deal.amount
+    ceiling = funding_ceiling(deal, deal.customer, ctx)
     if funding.amount <= 0:
         problems.append(_("The funded amount must be more than zero."))
-    elif funding.amount > ceiling:
-        problems.append(
-            _("The funded amount is above the approved limit of %(limit)s CNY.") % {"limit": f"{ceiling:,.2f}"}
-        )
+    elif ceiling is None or funding.amount > ceiling:
+        if ceiling is not None and ceiling == deal.proposed_limit:
+            message = _("The funded amount is above the approved limit of %(limit)s CNY.")
+        else:
+            message = _(
+                "The funded amount is above the customer's credit limit of %(limit)s CNY. Only an approved "
+                "exception that names a higher limit allows more."
+            )
+        problems.append(message % {"limit": f"{ceiling or 0:,.2f}"})
     if funding.maturity_date is not None and funding.maturity_date <= funding.start_date:
         problems.append(_("The maturity date must be after the start date."))
     if problems:
@@ -276,36 +290,61 @@ def document_add(*, deal: Deal, by, **fields: Any) -> DealDocument:
 
 
 def exception_request(*, deal: Deal, by, reason: str) -> TermsException:
-    """Ask a team manager to approve the deal's current terms outside the tier policy."""
-    if deal.stage not in OPEN_STAGES or deal.stage == Stage.APPROVED:
-        raise NotAllowed(_("Exceptions are requested before approval."))
-    policy = TierPolicy.objects.filter(tier=deal.customer.tier).first()
-    if not terms_outside_policy(deal, deal.customer, policy):
-        raise NotAllowed(_("The terms are within the tier policy; no exception is needed."))
-    try:
-        with transaction.atomic():
-            return TermsException.objects.create(
-                deal=deal,
-                spread_bps=deal.spread_bps,
-                collateral_coverage=deal.collateral_coverage,
-                proposed_limit=deal.proposed_limit,
-                reason=reason,
-                requested_by=by,
+    """Ask for approval of the deal's current terms outside the tier policy. The request states
+    the terms as stored, read under the deal's row lock (an edit or a move cannot slip between
+    the check and the record), and must state every one of them: an empty term would cover
+    nothing (``TermsException.covers``)."""
+    with transaction.atomic():
+        current = Deal.objects.select_for_update(of=("self",)).select_related("customer").get(pk=deal.pk)
+        if current.stage not in OPEN_STAGES or current.stage == Stage.APPROVED:
+            raise NotAllowed(_("Exceptions are requested before approval."))
+        policy = TierPolicy.objects.filter(tier=current.customer.tier).first()
+        if not terms_outside_policy(current, current.customer, policy):
+            raise NotAllowed(_("The terms are within the tier policy; no exception is needed."))
+        if None in (current.spread_bps, current.collateral_coverage, current.proposed_limit):
+            raise NotAllowed(
+                _(
+                    "Fill in the rate spread, the collateral coverage and the proposed limit first: "
+                    "an exception covers only the terms it states."
+                )
             )
-    except IntegrityError as exc:
-        raise NotAllowed(_("An exception request for this deal is already waiting for a decision.")) from exc
+        try:
+            with transaction.atomic():
+                return TermsException.objects.create(
+                    deal=current,
+                    spread_bps=current.spread_bps,
+                    collateral_coverage=current.collateral_coverage,
+                    proposed_limit=current.proposed_limit,
+                    reason=reason,
+                    requested_by=by,
+                )
+        except IntegrityError as exc:
+            raise NotAllowed(_("An exception request for this deal is already waiting for a decision.")) from exc
 
 
 def exception_decide(*, exception: TermsException, by, approve: bool, note: str = "") -> TermsException:
-    """Approve or reject a pending request; a compare-and-set keeps two managers from both
-    deciding it."""
+    """Approve or reject a pending request, four eyes (``funnel.deciders``): never by whoever
+    asked for it or the deal's relationship manager, only by a holder of the decide permission
+    who may see the deal.
+
+    The rule is judged on the deal row locked as deal_move and deal_update lock it (the owner
+    it names is current) and on the request as stored, not as the caller loaded it. The
+    compare-and-set on the status keeps two deciders from both deciding it. The decision is the
+    request's row (by whom, when, note); the deal's timeline shows it from there."""
     status = ExceptionStatus.APPROVED if approve else ExceptionStatus.REJECTED
-    now = timezone.now()
-    decided = TermsException.objects.filter(pk=exception.pk, status=ExceptionStatus.PENDING).update(
-        status=status, decided_by=by, decided_at=now, decision_note=note
-    )
-    if not decided:
-        raise NotAllowed(_("This request has already been decided."))
+    with transaction.atomic():
+        deal = Deal.objects.select_for_update(of=("self",)).get(pk=exception.deal_id)
+        stored = TermsException.objects.get(pk=exception.pk)
+        if stored.status != ExceptionStatus.PENDING:
+            raise NotAllowed(_("This request has already been decided."))
+        refusal = decide_refusal(by, stored, deal)
+        if refusal:
+            raise NotAllowed(refusal)
+        decided = TermsException.objects.filter(pk=exception.pk, status=ExceptionStatus.PENDING).update(
+            status=status, decided_by=by, decided_at=timezone.now(), decision_note=note
+        )
+        if not decided:
+            raise NotAllowed(_("This request has already been decided."))
     exception.refresh_from_db()
     return exception
 

@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.access import access_customer, access_deal, can_decide_exception, can_work_deal
+from crm.access import access_customer, access_deal, can_work_deal
 from funnel import services
+from funnel.deciders import decide_refusal, deciders
 from funnel.exceptions import GateNotMet, NotAllowed, StaleDeal
 from funnel.forms import (
     ChecklistForm,
@@ -22,7 +23,7 @@ from funnel.forms import (
     ExceptionRequestForm,
     MoveForm,
 )
-from funnel.models import Deal, Stage, StageSetting
+from funnel.models import Deal, ExceptionStatus, Stage, StageSetting
 from funnel.selectors import deal_page
 
 
@@ -33,9 +34,10 @@ def deal_detail(request: HttpRequest, deal_code) -> HttpResponse:
         "deal": deal,
         "customer": deal.customer,
         "can_work": can_work_deal(request.user, deal),
-        "can_decide": can_decide_exception(request.user, deal),
         **deal_page(deal),
     }
+    pending = context["pending_exception"]
+    context["can_decide"] = pending is not None and decide_refusal(request.user, pending, deal) is None
     context["move_form"] = MoveForm(deal=deal, settings=context["settings"])
     context["document_form"] = DocumentForm()
     context["exception_form"] = ExceptionRequestForm()
@@ -218,20 +220,32 @@ def exception_request(request: HttpRequest, deal_code) -> HttpResponse:
         messages.error(request, _("Give the reason for the exception."))
     else:
         try:
-            services.exception_request(deal=deal, by=request.user, reason=form.cleaned_data["reason"])
+            exception = services.exception_request(deal=deal, by=request.user, reason=form.cleaned_data["reason"])
         except NotAllowed as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, _("Exception requested. The team manager decides on it."))
+            messages.success(request, exception_requested_message(exception, deal))
     return redirect(f"{deal_url(deal)}#terms")
+
+
+def exception_requested_message(exception, deal) -> str:
+    names = ", ".join(str(user) for user in deciders(exception, deal))
+    if not names:
+        return _(
+            "Exception requested, but nobody else may decide on it yet: ask an admin to let another team "
+            "manager or a risk officer decide exceptions."
+        )
+    return _("Exception requested. Who may decide on it: %(names)s.") % {"names": names}
 
 
 @require_POST
 def exception_decide(request: HttpRequest, deal_code, exception_code) -> HttpResponse:
     deal = access_deal(request.user, deal_code)
-    if not can_decide_exception(request.user, deal):
-        raise PermissionDenied
     exception = get_object_or_404(deal.exceptions.all(), code=exception_code)
+    # The page offers no buttons to whoever may not decide; the service judges again under the
+    # deal's row lock, which is what counts.
+    if exception.status == ExceptionStatus.PENDING and decide_refusal(request.user, exception, deal):
+        raise PermissionDenied
     form = ExceptionDecisionForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose approve or reject."))

@@ -93,6 +93,8 @@ def ensure_shipped_data() -> None:
 
     for name in Role:
         Group.objects.get_or_create(name=name.value)
+    # Who may decide terms exceptions (idempotent).
+    importlib.import_module("funnel.migrations.0006_decide_exception_permission").grant(global_apps, None)
     if not Scorecard.objects.exists():
         importlib.import_module("customers.migrations.0003_default_scorecard").create(global_apps, None)
     from funnel.models import StageSetting

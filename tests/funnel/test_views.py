@@ -72,6 +72,15 @@ def test_rm_creates_a_deal_with_terms_from_the_tier_policy(client, rm1, ready_cu
     assert StageMove.objects.filter(deal=deal, from_stage="", to_stage="prospect").exists()
 
 
+def test_a_deal_title_with_a_line_break_is_refused(client, rm1, ready_customer):
+    client.force_login(rm1)
+    data = {"customer": ready_customer.credit_code, "project_type": "road", "amount": "1000"}
+    response = client.post(reverse("funnel:create"), {**data, "title": "风电场\r\nBcc: x@example.com"})
+    assert response.status_code == 200
+    assert response.context["form"].errors["title"]
+    assert not Deal.objects.exists()
+
+
 def test_rm_cannot_create_a_deal_for_someone_elses_customer(client, rm1, other_customer):
     client.force_login(rm1)
     response = client.post(
