@@ -126,6 +126,7 @@ def _run(task: Task, fn: Callable, lock: str, kwargs: dict):
         if inline:
             raise
         _forget_connections()
+        _note(code, status=JobStatus.QUEUED, error=f"{type(exc).__name__}: {exc}")  # if it can
         raise task.retry(exc=exc, countdown=_retry_delay(task)) from exc
     token = _current.set(Run(job=job, inline=inline))
     heartbeat = Heartbeat(job_id=job.pk, lock=lock, holder=code)
