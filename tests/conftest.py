@@ -6,6 +6,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
@@ -123,6 +124,17 @@ def silent_server(accepted: list | None = None):
         for conn in accepted:
             conn.close()
         server.close()
+
+
+def wait_for(condition, seconds: float = 15) -> bool:
+    """Poll ``condition`` until it holds (True) or ``seconds`` pass (False): for work that
+    another process or thread does, never a fixed sleep."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def free_port() -> int:

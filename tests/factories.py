@@ -49,6 +49,20 @@ def credit_code(n: int) -> str:
     return make_credit_code(body)
 
 
+def customer_form_data(**overrides) -> dict:
+    """What the new-customer form posts for a valid customer, with ``overrides``."""
+    data = {
+        "name": "宁波港口扩建项目有限公司",
+        "credit_code": credit_code(1),
+        "industry": "transport",
+        "registered_capital": "120000000.00",
+        "industry_position": "leader",
+        "credit_rating": "AA",
+        "status": "prospect",
+    }
+    return {**data, **overrides}
+
+
 class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Customer

@@ -11,17 +11,15 @@ from django.urls import reverse
 from crm.jobs import jobs_sweep
 from crm.models import Job, JobStatus
 from customers.models import Customer
-from tests.conftest import broker_at, celery_worker_running, free_port, silent_server
-from tests.crm.test_celery_worker import wait_for
-from tests.customers.test_views import form_data
-from tests.factories import credit_code
+from tests.conftest import broker_at, celery_worker_running, free_port, silent_server, wait_for
+from tests.factories import credit_code, customer_form_data
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)  # on_commit must really fire
 
 
 def create_customer_timed(client, **fields):
     started = time.monotonic()
-    response = client.post(reverse("customers:create"), form_data(**fields))
+    response = client.post(reverse("customers:create"), customer_form_data(**fields))
     return response, time.monotonic() - started
 
 

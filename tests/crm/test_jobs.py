@@ -14,8 +14,7 @@ from crm.jobs import job_request, jobs_delayed, jobs_sweep
 from crm.models import Job, JobStatus
 from customers import tasks
 from customers.models import GradeReason
-from tests.conftest import broker_at, free_port, lease_held
-from tests.crm.test_celery_worker import wait_for
+from tests.conftest import broker_at, free_port, lease_held, wait_for
 
 pytestmark = pytest.mark.django_db
 

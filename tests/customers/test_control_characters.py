@@ -10,24 +10,14 @@ from django.urls import reverse
 
 from customers.models import Contact, Customer
 from customers.tasks import customer_created_notify
-from tests.factories import credit_code
+from tests.factories import credit_code, customer_form_data
 
 pytestmark = pytest.mark.django_db
 
 INJECTION = "Acme Ltd\r\nBcc: everyone@example.com"
 
 
-def customer_data(**overrides):
-    data = {
-        "name": "宁波港口扩建项目有限公司",
-        "credit_code": credit_code(1),
-        "industry": "transport",
-        "registered_capital": "120000000.00",
-        "industry_position": "leader",
-        "credit_rating": "AA",
-        "status": "prospect",
-    }
-    return {**data, **overrides}
+customer_data = customer_form_data
 
 
 def test_rm_cannot_save_a_customer_name_with_a_line_break(client, rm1):

@@ -10,8 +10,7 @@ from crm.jobs.leases import lease_take
 from crm.models import Job, JobStatus
 from customers.models import Customer, Grade
 from customers.tasks import portfolio_regrade
-from tests.conftest import lease_held
-from tests.crm.test_celery_worker import wait_for
+from tests.conftest import lease_held, wait_for
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

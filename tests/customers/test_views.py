@@ -4,22 +4,12 @@ import pytest
 from django.urls import reverse
 
 from customers.models import Activity, Contact, Customer
-from tests.factories import ContactFactory, CustomerFactory, credit_code
+from tests.factories import ContactFactory, CustomerFactory, credit_code, customer_form_data
 
 pytestmark = pytest.mark.django_db
 
 
-def form_data(**overrides):
-    data = {
-        "name": "宁波港口扩建项目有限公司",
-        "credit_code": credit_code(1),
-        "industry": "transport",
-        "registered_capital": "120000000.00",
-        "industry_position": "leader",
-        "credit_rating": "AA",
-        "status": "prospect",
-    }
-    return {**data, **overrides}
+form_data = customer_form_data
 
 
 # --- create -----------------------------------------------------------------------------------

@@ -33,8 +33,7 @@ from funnel import services
 from funnel.analytics import CAP_DAYS, FunnelReport, WholeDays, funnel_report, median, rollup_rebuild
 from funnel.models import Deal, FunnelRollup, RollupRun, Stage, StageMove, StageSetting
 from funnel.tasks import funnel_rollup_rebuild
-from tests.conftest import lease_held
-from tests.crm.test_celery_worker import wait_for
+from tests.conftest import lease_held, wait_for
 from tests.factories import CustomerFactory, DealFactory, make_user
 
 pytestmark = pytest.mark.django_db

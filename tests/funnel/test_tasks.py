@@ -11,8 +11,7 @@ from django.utils import timezone
 from funnel import services
 from funnel.models import Deal, Stage, StageSetting
 from funnel.tasks import deals_flag_stale
-from tests.conftest import lease_held
-from tests.crm.test_celery_worker import wait_for
+from tests.conftest import lease_held, wait_for
 from tests.factories import ensure_shipped_data
 from tests.funnel.test_gates import move
 

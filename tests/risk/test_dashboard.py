@@ -20,7 +20,7 @@ from risk.dashboard import Figures, Kpi, default_baseline, percent, risk_report,
 from risk.dashboard.forms import DashboardForm
 from risk.models import Alert, AlertRule, AlertStatus, RiskMonth
 from tests.conftest import broker_at, free_port, silent_server
-from tests.factories import CustomerFactory, make_user
+from tests.factories import CustomerFactory, customer_form_data, make_user
 from tests.risk.conftest import add_installments, make_facility
 
 D = Decimal
@@ -526,7 +526,6 @@ def test_page_query_count_does_not_grow_with_alerts_and_facilities(
 def test_page_answers_fast_and_says_processing_is_delayed_with_the_broker_down(client, rm1, customer, broker):
     """The dashboard never talks to the broker; when an action could not queue its job, the page
     still answers within 2 seconds and carries the notice."""
-    from tests.customers.test_views import form_data
 
     make_facility(customer, drawn="5000.00")
     client.force_login(rm1)
@@ -543,7 +542,7 @@ def test_page_answers_fast_and_says_processing_is_delayed_with_the_broker_down(c
             assert response.status_code == 200 and seconds < 2
             assert not Job.objects.exists()  # viewing the page asked for nothing
             # An RM's change that asks for background work meets the dead broker ...
-            assert client.post(reverse("customers:create"), form_data()).status_code == 302
+            assert client.post(reverse("customers:create"), customer_form_data()).status_code == 302
             response, seconds = timed_get()
     assert response.status_code == 200
     assert seconds < 2

@@ -12,8 +12,7 @@ from crm.models import Job, JobStatus
 from customers.models import Customer
 from risk import tasks
 from risk.models import Alert, AlertDigest, AlertKind, AlertRule, AlertSeverity, Facility
-from tests.conftest import lease_held
-from tests.crm.test_celery_worker import wait_for
+from tests.conftest import lease_held, wait_for
 from tests.factories import ensure_shipped_data
 from tests.risk.conftest import make_facility
 
