@@ -10,8 +10,8 @@ from customers.exceptions import DuplicateCreditCode
 from customers.models import Activity, Contact, Customer, GradeReason
 from customers.regrade import regrade
 
-# The fields a customer form may change. Tier and score belong to grading; owner and team to
-# assignment (customer_assign), so a forged POST of those fields is ignored here.
+# The fields a customer form may change. Tier and score belong to grading; owner and team change
+# only through customer_update's ``owner`` argument, so a forged POST of those fields is ignored.
 # Editable fields the scorecard can read: changing one re-grades the customer.
 GRADED_FIELDS = {"registered_capital", "industry_position", "credit_rating"}
 

@@ -45,6 +45,18 @@ def test_rm_sees_only_deals_of_own_customers(client, rm1, customer, other_custom
     assert count_in(html, "prospect") == 1
 
 
+def test_a_card_shows_hostile_titles_and_names_as_text(client, rm1, customer):
+    customer.name = 'Evil" onmouseover="alert(1)'
+    customer.save(update_fields=["name"])
+    DealFactory(customer=customer, title="<img src=x onerror=alert(1)>")
+    client.force_login(rm1)
+    html = client.get(BOARD).content.decode()
+    assert "<img src=x" not in html and 'onmouseover="alert' not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html  # the title, shown as typed
+    assert 'aria-label="&lt;img src=x onerror=alert(1)&gt;"' in html
+    assert "Evil&quot; onmouseover=&quot;alert(1)" in html
+
+
 def test_manager_sees_the_team_and_risk_sees_all(
     client, manager, risk_officer, customer, other_customer, west_customer
 ):
