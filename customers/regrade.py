@@ -183,8 +183,9 @@ class RegradeResult:
 def policy_case(policies: dict, field: str, p: Params, alias: str = "e") -> str:
     """The tier policy's ``field`` for the row ``alias`` by its tier (NULL for a tier without
     a policy)."""
+    # The tier is a bound parameter like the value: it comes from a table admins edit.
     whens = " ".join(
-        f"WHEN '{tier}' THEN {p.number(getattr(policy, field))}" for tier, policy in sorted(policies.items())
+        f"WHEN {p.add(tier)} THEN {p.number(getattr(policy, field))}" for tier, policy in sorted(policies.items())
     )
     return f"(CASE {alias}.tier {whens} END)"
 

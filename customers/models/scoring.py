@@ -243,6 +243,11 @@ class TierPolicy(models.Model):
         ordering = ["tier"]
         verbose_name = _("tier policy")
         verbose_name_plural = _("tier policies")
+        constraints = [
+            # Re-grading compares customers' tiers with these values in SQL; a value the form's
+            # choices would refuse must not get in by any other route either.
+            models.CheckConstraint(condition=Q(tier__in=Tier.values), name="tier_policy_tier_valid"),
+        ]
 
     def __str__(self) -> str:
         return str(Tier(self.tier).label)

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -195,3 +196,9 @@ def test_publishing_a_new_scorecard_regrades_everyone(graded_customer):
     assert result.grades == 1
     assert graded_customer.scorecard == card
     assert set(graded_customer.breakdown) == {"debt_ratio", "industry_position", "registered_capital"}
+
+
+def test_the_database_refuses_a_tier_policy_for_an_unknown_tier():
+    """Re-grading compares tiers in SQL: a policy row can only name a real tier, by any route."""
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TierPolicy.objects.filter(tier="AA").update(tier="AA'--")
