@@ -44,6 +44,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from crm.celery import app  # the registry of every task, the apps' included
 from crm.jobs.leases import lease_release, lease_renew, lease_take
 from crm.jobs.outbox import jobs_send, task_name
 from crm.models import UNFINISHED, Job, JobStatus
@@ -233,8 +234,6 @@ def _finish(job: Job, result, *, inline: bool) -> None:
         if follow and not inline:
             transaction.on_commit(lambda: jobs_send([f.pk for f in follow]))
     if inline:  # a direct call does the follow-up here too, like its batches
-        from crm.celery import app
-
         for f in follow:
             app.tasks[f.task].apply(kwargs=f.kwargs, task_id=str(f.code), throw=True)
 
@@ -277,8 +276,6 @@ def fan_out(task: Task | str, batches: Iterable[dict], *, then: Task | str | Non
         if not run.inline:
             transaction.on_commit(lambda: jobs_send(ids))
     if run.inline:
-        from crm.celery import app  # the registry of every task, the apps' included
-
         for row in Job.objects.filter(pk__in=ids).order_by("pk"):
             app.tasks[name].apply(kwargs=row.kwargs, task_id=str(row.code), throw=True)
     return len(rows)
@@ -311,9 +308,3 @@ class Heartbeat(threading.Thread):
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout=5)
-
-
-def current_job() -> Job | None:
-    """The Job row of the run in progress (None outside a job)."""
-    run = _current.get()
-    return run.job if run else None
