@@ -30,9 +30,12 @@ run: $(VENV)/.runtime translations
 test: $(VENV)/.dev translations
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Style, the layers (import-linter: config -> risk -> funnel -> customers -> crm) and types (mypy).
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .

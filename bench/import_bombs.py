@@ -190,7 +190,7 @@ BOMBS: dict[str, tuple[Callable[..., Path], str]] = {
 _CHILD = """
 import json, os, resource, sys, time
 import django
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 import openpyxl  # noqa: F401 - imported by the reader on its first XLSX; not the file's cost
 from customers.exchange import cells

@@ -57,7 +57,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_bench_pages"
 os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()  # models can only be imported once Django is configured
 
 from django.conf import settings  # noqa: E402
@@ -163,14 +163,14 @@ def free_port() -> int:
 def gunicorn(port: int, log: Path) -> Iterator[subprocess.Popen]:
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "0",
         # The sessions made here are signed and hashed with it: the server must share it.
         "SECRET_KEY": settings.SECRET_KEY,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "gunicorn", "crm.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", "2", "--worker-class", "sync", "--timeout", "120", "--chdir", str(ROOT)]
     with log.open("w") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)  # noqa: S603

@@ -31,7 +31,7 @@ import django
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
@@ -47,7 +47,7 @@ from bench.regrade import (  # noqa: E402
     seed,
     wipe,
 )
-from crm.celery import app as celery_app  # noqa: E402
+from config.celery import app as celery_app  # noqa: E402
 from crm.models import Job, JobStatus  # noqa: E402
 from customers.models import Customer, GradeReason, Scorecard, ScorecardStatus  # noqa: E402
 from customers.regrade import active_scorecard, regrade  # noqa: E402
@@ -105,8 +105,9 @@ class Processes:
         log = (self.folder / f"worker-{self.workers}.log").open("ab")
         self.workers += 1
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "crm", "worker", "--beat", "--loglevel=WARNING", "--concurrency=2",
-             "--without-mingle", "--without-gossip", "--pidfile=", f"--schedule={self.folder / 'beat'}"],
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--beat", "--loglevel=WARNING",
+             "--concurrency=2", "--without-mingle", "--without-gossip", "--pidfile=",
+             f"--schedule={self.folder / 'beat'}"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 

@@ -20,7 +20,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["groups", "team", "is_active", "is_staff"]
     list_select_related = ["team"]
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("CRM"), {"fields": ("team", "language")}),
     )
     add_fieldsets = (

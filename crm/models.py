@@ -42,7 +42,7 @@ class User(AbstractUser):
         help_text=_("Leave empty to follow the browser."),
     )
 
-    class Meta(AbstractUser.Meta):
+    class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
 

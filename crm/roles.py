@@ -1,5 +1,5 @@
-"""Roles are Django groups (created by migration crm.0002). Everything that asks "what may
-this user see?" starts here, so the answer is the same for every page, export and task."""
+"""Roles are Django groups (created by migration crm.0002). What a user may *do* starts from
+their role; which rows they *see* is ``crm.scope.Scope``, built from the role."""
 
 from enum import StrEnum
 
@@ -46,28 +46,3 @@ def users_with_role(role: Role):
     from django.contrib.auth import get_user_model  # roles.py is imported before the apps load
 
     return get_user_model().objects.filter(is_active=True, groups__name=role.value)
-
-
-def sees_all_customers(user) -> bool:
-    return role_of(user) in (Role.ADMIN, Role.RISK_OFFICER)
-
-
-def is_team_manager(user) -> bool:
-    return role_of(user) == Role.TEAM_MANAGER
-
-
-def is_relationship_manager(user) -> bool:
-    return role_of(user) == Role.RELATIONSHIP_MANAGER
-
-
-def visible_rows(queryset, user):
-    """The one rule for who sees which customer: everything for admins and risk officers, the
-    team's rows for a team manager, their own for an RM, nothing for anyone else. Applied to
-    customers and, through the copy of their customer's owner and team, to deals."""
-    if sees_all_customers(user):
-        return queryset
-    if is_team_manager(user):
-        return queryset.filter(team_id=user.team_id) if user.team_id else queryset.none()
-    if is_relationship_manager(user):
-        return queryset.filter(owner_id=user.pk)
-    return queryset.none()

@@ -238,7 +238,9 @@ def csv_records(text: str, delimiter: str, limits: Limits) -> Iterator[list[str]
         nonlocal used
         position, end = 0, len(text)
         while position < end:
-            line = _LINE.match(text, position, min(end, position + limits.record_characters + 1)).group()
+            match = _LINE.match(text, position, min(end, position + limits.record_characters + 1))
+            assert match is not None  # the pattern also matches the empty string
+            line = match.group()
             position += len(line)
             used += len(line)
             if used > limits.record_characters:

@@ -14,7 +14,8 @@ from datetime import date
 from decimal import Decimal
 from typing import IO, Any
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -97,7 +98,7 @@ def xlsx_file(columns: Sequence[Column], rows: Iterable[Any], *, title: str, wid
 
 def download(
     fmt: str, columns: Sequence[Column], rows: Iterable[Any], *, name: str, title: str, widths: Sequence[int]
-) -> HttpResponse:
+) -> HttpResponseBase:
     """The attachment ``<name>-<local date>.<fmt>`` for ``fmt`` "csv" or "xlsx"."""
     filename = f"{name}-{timezone.localdate():%Y%m%d}.{fmt}"
     if fmt == "xlsx":

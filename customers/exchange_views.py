@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.access import customers_for
+from customers.access import customers_for
 from customers.exchange import export, pending
 from customers.exchange.cells import MAX_ROWS, FileRejected
 from customers.exchange.checking import Checked, ImportConflict, check, commit

@@ -4,7 +4,7 @@ from django.db.models import Case, When
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import User
-from crm.roles import is_relationship_manager
+from crm.scope import Scope
 from customers.models import Customer, CustomerStatus, Industry, Tier
 
 
@@ -42,15 +42,13 @@ class CustomerFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, *, request, **kwargs):
         super().__init__(data, queryset, request=request, **kwargs)
-        user = request.user
-        if is_relationship_manager(user):
+        scope = Scope.of(request.user)
+        if scope.is_own:
             del self.filters["owner"]  # an RM's list holds only their own customers
         else:
-            # Only people who own a customer this user can see: the owner list itself must not
-            # reveal colleagues outside the user's scope.
-            self.filters["owner"].queryset = User.objects.filter(pk__in=queryset.values("owner_id")).order_by(
-                "username"
-            )
+            # The RMs of the user's scope: never colleagues outside it, and never a scan of the
+            # customers to find out who owns some.
+            self.filters["owner"].queryset = scope.owners()
 
     def sort_by(self, queryset, name, value):
         # Tiers sort by rank (AA, A, B, Unrated), not alphabetically; the id breaks ties so that

@@ -5,9 +5,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.access import assignable_owners
 from crm.roles import Role, role_of
 from crm.validators import refuse_control_characters
+from customers.access import assignable_owners
 from customers.credit_code import normalize_credit_code
 from customers.intake import SOURCE_MODELS
 from customers.models import Activity, Contact, Customer, DataSource, Tier

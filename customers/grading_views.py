@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm.access import access_customer, can_add_sources, can_edit_customer, can_override_tier
+from customers.access import access_customer, can_add_sources, can_edit_customer, can_override_tier
 from customers.choices import Tier
 from customers.exceptions import NotAllowed
 from customers.forms import OverrideForm, source_form_class

@@ -1,6 +1,6 @@
 """Reads for the portfolio overview pages: customers and exposure per tier, the tier migration
 (transition) matrix between two dates, and data-quality counts. Selectors only: each takes a
-customer queryset that the caller has already scoped with ``crm.access.customers_for``, so
+customer queryset that the caller has already scoped with ``customers_for``, so
 nothing here can count a customer the user may not see."""
 
 from dataclasses import dataclass

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from crm.access import customers_for
 from crm.models import Team, User
-from crm.roles import is_relationship_manager
+from crm.scope import Scope
+from customers.access import customers_for
 from customers.choices import Industry, Tier
 from customers.models import Customer, TierPolicy
 from customers.overview import NOT_GRADED, quality_counts, tier_summary, transition_matrix
@@ -28,10 +28,6 @@ from customers.regrade import active_scorecard
 
 PAGE_SIZE = 50
 DEFAULT_PERIOD_DAYS = 90
-
-
-def _visible_teams(visible):
-    return Team.objects.filter(pk__in=visible.values("team_id")).order_by("name")
 
 
 class DayField(forms.DateField):
@@ -80,7 +76,7 @@ def tier_overview(request: HttpRequest) -> HttpResponse:
         data["start"] = (today - timedelta(days=DEFAULT_PERIOD_DAYS)).isoformat()
     if not data.get("end"):
         data["end"] = today.isoformat()
-    form = TierOverviewForm(data, teams=_visible_teams(visible), today=today)
+    form = TierOverviewForm(data, teams=Scope.of(request.user).teams(), today=today)
     form.is_valid()
 
     summary = matrix = None
@@ -123,16 +119,15 @@ class DataQualityFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, *, request, **kwargs):
         super().__init__(data, queryset, request=request, **kwargs)
-        if is_relationship_manager(request.user):
+        scope = Scope.of(request.user)
+        if scope.is_own:
             # An RM's list holds only their own customers: nothing to choose between.
             del self.filters["team"]
             del self.filters["owner"]
         else:
-            # Only teams and people owning customers this user can see.
-            self.filters["team"].queryset = _visible_teams(queryset)
-            self.filters["owner"].queryset = User.objects.filter(pk__in=queryset.values("owner_id")).order_by(
-                "username"
-            )
+            # From the scope, never from scanning the customers: colleagues outside it never show.
+            self.filters["team"].queryset = scope.teams()
+            self.filters["owner"].queryset = scope.owners()
 
 
 @require_GET

@@ -29,7 +29,7 @@ EDITABLE_FIELDS = (
 def customer_create(*, by, owner, **fields: Any) -> Customer:
     data = {k: v for k, v in fields.items() if k in EDITABLE_FIELDS}
     customer = Customer(owner=owner, team_id=owner.team_id, **data)
-    customer._history_user = by
+    customer._history_user = by  # type: ignore[attr-defined]  # django-simple-history reads it
     try:
         with transaction.atomic():
             customer.save()
@@ -56,7 +56,7 @@ def customer_update(*, customer: Customer, by, owner=None, **fields: Any) -> lis
         changed += ["owner", "team"]
     if not changed:
         return []
-    customer._history_user = by
+    customer._history_user = by  # type: ignore[attr-defined]  # django-simple-history reads it
     try:
         with transaction.atomic():
             customer.save(update_fields=[*changed, "updated_at"])

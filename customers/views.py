@@ -9,7 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.access import (
+from customers import services
+from customers.access import (
     access_contact,
     access_customer,
     can_add_sources,
@@ -18,7 +19,6 @@ from crm.access import (
     can_override_tier,
     customers_for,
 )
-from customers import services
 from customers.exceptions import DuplicateCreditCode
 from customers.filters import CustomerFilter
 from customers.forms import ActivityForm, ContactForm, CustomerForm

@@ -10,19 +10,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 
-from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
+from crm.scope import Scope
 from customers.choices import Tier
 from funnel.analytics import CAP_DAYS, CYCLE_MONTHS, KPI_CYCLE_MONTHS, FunnelReport, funnel_report, is_stale
-
-
-def _scope(user) -> str:
-    if sees_all_customers(user):
-        return _("All customers")
-    if is_team_manager(user):
-        return _("Customers of team %(team)s") % {"team": user.team} if user.team_id else _("No customers")
-    if is_relationship_manager(user):
-        return _("Your customers")
-    return _("No customers")
 
 
 def _number(value) -> str | None:
@@ -73,10 +63,11 @@ def _chart(report: FunnelReport) -> dict:
 
 @require_GET
 def analytics(request: HttpRequest) -> HttpResponse:
-    report = funnel_report(request.user)
+    scope = Scope.of(request.user)
+    report = funnel_report(scope)
     context = {
         "report": report,
-        "scope": _scope(request.user),
+        "scope": scope.label,
         "cap_days": CAP_DAYS,
         "cycle_months": CYCLE_MONTHS,
         "kpi_cycle_months": KPI_CYCLE_MONTHS,

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from crm.access import can_work_deal, deals_for
+from funnel.access import can_work_deals, deals_for
 from funnel.filters import DealFilter
 from funnel.models import CLOSED_STAGES, OPEN_STAGES, Stage, StageSetting
 
@@ -97,7 +97,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "settings": settings,
         "now": now,
         "query": query.urlencode(),
-        "can_work": can_work_deal(request.user),
+        "can_work": can_work_deals(request.user),
         "closed_window_days": CLOSED_WINDOW_DAYS,
     }
     if filterset.is_bound and not filterset.is_valid():

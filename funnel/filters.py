@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Team, User
-from crm.roles import Role, is_relationship_manager, is_team_manager, sees_all_customers, users_with_role
+from crm.scope import Scope
 from customers.models import Tier
 from funnel.models import ProjectType, Stage
 
@@ -63,20 +63,19 @@ class DealFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, *, request, board: bool = False, **kwargs):
         super().__init__(data, queryset, request=request, **kwargs)
-        user = request.user
+        scope = Scope.of(request.user)
         if board:
             for name in list(self.filters):
                 if name not in self.BOARD_FIELDS:
                     del self.filters[name]
-        if not sees_all_customers(user):
+        # Choices come from the scope: a manager picks among the team's RMs, an RM has nothing
+        # to choose (their own customers' deals only).
+        if not scope.sees_all:
             del self.filters["team"]
-        rms = users_with_role(Role.RELATIONSHIP_MANAGER)
-        if is_relationship_manager(user):
-            del self.filters["owner"]  # an RM sees only their own customers' deals
-        elif is_team_manager(user):
-            self.filters["owner"].queryset = rms.filter(team_id=user.team_id).order_by("username")
+        if scope.is_own:
+            del self.filters["owner"]
         else:
-            self.filters["owner"].queryset = rms.order_by("username")
+            self.filters["owner"].queryset = scope.owners()
 
     def filter_search(self, queryset, name, value):
         value = value.strip()

@@ -3,8 +3,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.access import customers_for
 from crm.validators import refuse_control_characters
+from customers.access import customers_for
 from customers.credit_code import normalize_credit_code
 from funnel.gates import allowed_targets
 from funnel.models import RANK, ChecklistItem, Deal, DealDocument, LostReason, Stage, StageSetting

@@ -18,8 +18,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from crm import keyset
-from crm.access import can_work_deal, deals_for
 from funnel import exchange
+from funnel.access import can_work_deals, deals_for
 from funnel.filters import DealFilter
 from funnel.models import Deal, DealQuerySet, StageSetting
 
@@ -72,7 +72,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
         **listing,
         "filter": filterset,
         "rows": _rows(listing["page"].rows, stage_settings),
-        "can_create": can_work_deal(request.user),
+        "can_create": can_work_deals(request.user),
     }
     template = "funnel/deal_list.html"
     if request.htmx and not request.htmx.boosted:

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from crm.roles import visible_rows
+from crm.scope import Scope
 from customers.models import Customer
 
 
@@ -158,7 +158,7 @@ class DealQuerySet(models.QuerySet):
         deal's own copy of the customer's owner and team (kept equal by a database trigger, see
         migration 0004) so that a page of an RM's deals is one index range, not a walk through
         two million deals checking each customer."""
-        return visible_rows(self, user)
+        return Scope.of(user).rows(self)
 
     def open(self) -> "DealQuerySet":
         return self.filter(stage__in=OPEN_STAGES)

@@ -213,6 +213,7 @@ def deal_move(
         )
         moved = Deal.objects.select_related("customer", "owner").get(pk=deal.pk)
         if to_stage == Stage.FUNDED:
+            assert funding is not None  # _check_funding refused the move without it
             deal_funded.send(
                 sender=Deal,
                 deal=moved,

@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from crm.access import access_customer, access_deal, can_work_deal
+from customers.access import access_customer
 from funnel import services
+from funnel.access import access_deal, can_work_deal, can_work_deals
 from funnel.deciders import decide_refusal, deciders
 from funnel.exceptions import GateNotMet, NotAllowed, StaleDeal
 from funnel.forms import (
@@ -46,7 +47,7 @@ def deal_detail(request: HttpRequest, deal_code) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def deal_create(request: HttpRequest) -> HttpResponse:
-    if not can_work_deal(request.user):
+    if not can_work_deals(request.user):
         raise PermissionDenied
     customer = None
     if code := request.GET.get("customer"):

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from crm import keyset
-from crm.access import access_alert, alerts_for, can_work_alert
+from risk.access import access_alert, alerts_for, can_work_alert, can_work_alerts
 from risk.alerts import AlertTransitionRefused
 from risk.alerts import alert_acknowledge as acknowledge
 from risk.alerts import alert_resolve as resolve
@@ -58,7 +58,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     context = {
         **keyset.page_context(request, for_list(filterset.qs), field="opened_at"),
         "filter": filterset,
-        "can_work": can_work_alert(request.user),
+        "can_work": can_work_alerts(request.user),
     }
     template = "risk/alert_list.html"
     if request.htmx and not request.htmx.boosted:

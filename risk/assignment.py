@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.access import alert_assignees
+from risk.access import alert_assignees
 from risk.exceptions import InputRefused
 from risk.models import UNRESOLVED, Alert, AlertEvent, AlertEventKind, AlertStatus
 
@@ -19,7 +19,7 @@ def alert_assign(*, alert: Alert, assignee, by) -> bool:
     and when, its note names the assignee. Returns False (and records nothing) when the alert
     was already theirs.
 
-    The assignee must be one of ``crm.access.alert_assignees``: assigning an alert to someone
+    The assignee must be one of ``alert_assignees``: assigning an alert to someone
     who cannot open its customer would leave it with nobody able to act. A resolved alert keeps
     the assignee it was closed with."""
     if not alert_assignees(alert).filter(pk=assignee.pk).exists():

@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from crm.access import alerts_for, can_import_repayments, can_work_alert, customers_for, sees_risk_dashboard
 from crm.models import JobLock, Team
-from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
+from crm.scope import Scope
+from customers.access import customers_for
+from risk.access import alerts_for, can_import_repayments, can_work_alerts, sees_risk_dashboard
 from risk.dashboard import (
     ACT_SIZE,
     CURRENT_MONTHS,
@@ -46,18 +47,6 @@ SEVERITY_CHOICES = AlertSeverity.choices
 # the last rebuild finished, which is when the figures are "as of".
 ROLLUP_JOB = "risk_rollup_rebuild"
 STALE_AFTER = timedelta(hours=2)  # four refresh intervals: the beat job has probably stopped
-
-
-def _scope(user, team: Team | None) -> str:
-    if team is not None:
-        return _("Customers of team %(team)s") % {"team": team.name}
-    if sees_all_customers(user):
-        return _("All customers")
-    if is_team_manager(user):
-        return _("Customers of team %(team)s") % {"team": user.team} if user.team_id else _("No customers")
-    if is_relationship_manager(user):
-        return _("Your customers")
-    return _("No customers")
 
 
 def alerts_url(**params) -> str:
@@ -121,11 +110,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         raise Http404
     today = timezone.localdate()
     first, last = kept_months(today)
-    sees_teams = sees_all_customers(user)
-    form = DashboardForm(
-        request.GET, teams=Team.objects.order_by("name") if sees_teams else None, first=first, last=last
-    )
+    scope = Scope.of(user)
+    sees_teams = scope.sees_all
+    form = DashboardForm(request.GET, teams=scope.teams() if sees_teams else None, first=first, last=last)
     team = form.chosen_team
+    seen = scope.narrowed_to(team)
 
     customers = customers_for(user)
     alerts = alerts_for(user)
@@ -138,12 +127,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         listed_teams, by_team = Team.objects.filter(pk=team.pk), False
     elif sees_teams:
         listed_teams, by_team = Team.objects.all(), True
-    elif is_team_manager(user) and user.team_id:
-        listed_teams, by_team = Team.objects.filter(pk=user.team_id), False
+    elif scope.is_team:
+        listed_teams, by_team = Team.objects.filter(pk=scope.team_id), False
     else:
         listed_teams, by_team = None, True  # an RM: the teams of their customers that have alerts
 
-    report = risk_report(user, today=today, team_id=team.pk if team else None, baseline=form.baseline)
+    report = risk_report(seen, today=today, baseline=form.baseline)
     counts, weeks = alert_summary(alerts, today=today, teams=listed_teams, by_team=by_team)
     tiers = exposure_by_tier(customers)
     as_of = _as_of()
@@ -154,7 +143,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     overdue = reviews_overdue(customers, today=today)
     context = {
         "form": form,
-        "scope": _scope(user, team),
+        "scope": seen.label,
         "report": report,
         "ran": report.has_figures or as_of is not None,
         "as_of": as_of,
@@ -192,7 +181,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "to_act_on": alerts_to_act_on(alerts),
         "act_size": ACT_SIZE,
         "act_on_url": alerts_url(**with_team),  # the list shows the unresolved by default
-        "can_work": can_work_alert(user),
+        "can_work": can_work_alerts(user),
         "can_import": can_import_repayments(user),
         "resolve_form": ResolveForm(),
         "weeks": weeks,

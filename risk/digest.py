@@ -31,9 +31,9 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from crm.access import alerts_for
 from crm.models import User
 from crm.roles import Role, users_with_role
+from risk.access import alerts_for
 from risk.models import SEVERITY_RANK, Alert, AlertDigest
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def _digest_one(manager: User, *, day: datetime.date, now: datetime.datetime) ->
 
 def digest_for(manager: User, *, end: datetime.datetime, day: datetime.date) -> Digest:
     """The alerts for ``manager``'s digest of ``day`` whose window ends at ``end`` (see the
-    module docstring). Only the alerts the manager may see (crm.access.alerts_for: their
+    module docstring). Only the alerts the manager may see (alerts_for: their
     team's customers). An alert both opened and escalated in the window is listed once, as
     escalated; an alert resolved since it opened is still listed, with its status."""
     previous = (

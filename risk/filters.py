@@ -2,13 +2,13 @@ import datetime
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from crm.models import Team, User
-from crm.roles import Role, is_relationship_manager, is_team_manager, sees_all_customers
+from crm.models import Team
+from crm.scope import Scope
 from customers.models import Tier
 from risk.models import UNRESOLVED, AlertRule, AlertSeverity, AlertStatus
 
@@ -68,7 +68,7 @@ class AlertFilter(django_filters.FilterSet):
             data["status"] = UNRESOLVED_CHOICE
         super().__init__(data, queryset, request=request, **kwargs)
         self.user = request.user
-        if not sees_all_customers(self.user):
+        if not Scope.of(self.user).sees_all:
             del self.filters["team"]  # a manager sees one team, an RM their own customers
         self.filters["assignee"].extra["choices"] = [
             (ME, _("Me")),
@@ -101,19 +101,6 @@ class AlertFilter(django_filters.FilterSet):
 
 def _assignee_choices(user) -> list[tuple]:
     """(code, name) of the people who could be assigned the alerts this user sees: the same
-    roles as crm.access.alert_assignees, over the user's whole scope instead of one customer."""
-    people = User.objects.filter(is_active=True)
-    everywhere = Q(is_superuser=True) | Q(groups__name__in=[Role.ADMIN.value, Role.RISK_OFFICER.value])
-    keepers = [Role.TEAM_MANAGER.value, Role.RELATIONSHIP_MANAGER.value]
-    if sees_all_customers(user):
-        people = people.filter(everywhere | Q(groups__name__in=keepers))
-    elif is_team_manager(user) and user.team_id:
-        people = people.filter(everywhere | Q(groups__name__in=keepers, team_id=user.team_id))
-    elif is_relationship_manager(user):
-        people = people.filter(
-            everywhere | Q(groups__name=Role.TEAM_MANAGER.value, team_id=user.team_id) | Q(pk=user.pk)
-        )
-    else:
-        return []
-    people = people.exclude(pk=user.pk).distinct().order_by("first_name", "last_name", "username")
+    roles as risk.access.alert_assignees, over the user's whole scope instead of one customer."""
+    people = Scope.of(user).people().exclude(pk=user.pk).order_by("first_name", "last_name", "username")
     return [(p.code, str(p)) for p in people.only("code", "first_name", "last_name", "username")]

@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from crm.access import alert_assignees
+from risk.access import alert_assignees
 from risk.models import Alert
 
 # A page of the alert list holds 50; anything far beyond that did not come from the page.

@@ -15,11 +15,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from crm.access import can_import_repayments
 from customers.exchange import pending
 from customers.exchange.cells import MAX_ROWS, FileRejected
 from customers.exchange.checking import CheckedRow
 from risk import imports
+from risk.access import can_import_repayments
 from risk.exceptions import ConcurrentChange, InputRefused
 
 # Not the customer import's kind: a token kept by one import is never claimed by the other.

@@ -32,11 +32,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.access import facilities_for
 from customers.exchange import cells
 from customers.exchange.cells import CellError, read_table
 from customers.exchange.checking import CheckedRow, RowError, check_row, match_columns
 from customers.exchange.kinds import CREDIT_CODE, DATE, MONEY, Column, ImportKind
+from risk.access import facilities_for
 from risk.models import Facility, Repayment, RepaymentInstallment
 from risk.selectors import ZERO
 from risk.services import repayment_problems, repayment_record

@@ -252,7 +252,7 @@ class Alert(models.Model):
     rule = models.ForeignKey(AlertRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="alerts")
     # The customer's RM and team, copied by database triggers (migration risk/0006) when the
     # alert is inserted and whenever the customer's owner or team change, so that "whose alerts
-    # may I see" is an index range (crm.roles.visible_rows), as for deals.
+    # may I see" is an index range (crm.scope.Scope), as for deals.
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("relationship manager"),

@@ -31,7 +31,7 @@ def _money(value) -> str:
 
 def _lock(facility: Facility) -> Facility:
     # PostgreSQL: a row lock queues every writer of this facility behind the first. SQLite
-    # ignores FOR UPDATE; there BEGIN IMMEDIATE (crm/settings.py) already serialises writers.
+    # ignores FOR UPDATE; there BEGIN IMMEDIATE (config/settings.py) already serialises writers.
     return Facility.objects.select_for_update().get(pk=facility.pk)
 
 

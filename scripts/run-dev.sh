@@ -11,7 +11,7 @@ stop() {
 trap stop INT TERM EXIT
 
 # One worker with an embedded beat (database scheduler: schedules are edited in Django admin).
-.venv/bin/celery -A crm worker --beat --loglevel=INFO --concurrency=2 \
+.venv/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
   --without-mingle --without-gossip --pidfile= --schedule=var/celerybeat-schedule &
 children+=($!)
 .venv/bin/python manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}" &

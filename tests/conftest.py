@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from kombu import pools as kombu_pools
 
-from crm.celery import app as celery_app
+from config.celery import app as celery_app
 from crm.roles import Role
 from tests.factories import CustomerFactory, TeamFactory, make_user
 

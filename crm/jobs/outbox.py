@@ -16,12 +16,12 @@ import logging
 from datetime import datetime, timedelta
 
 from celery import Task
+from celery import current_app as celery_app  # the project's app (config.celery)
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from crm.celery import app as celery_app
 from crm.models import Job, JobStatus
 
 log = logging.getLogger(__name__)

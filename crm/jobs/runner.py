@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from celery import Task, shared_task
+from celery import current_app as app  # the project's app (config.celery): every task, the apps' included
 from celery.exceptions import Retry
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
@@ -44,7 +45,6 @@ from django.db.models import F, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from crm.celery import app  # the registry of every task, the apps' included
 from crm.jobs.leases import lease_release, lease_renew, lease_take
 from crm.jobs.outbox import jobs_send, task_name
 from crm.models import UNFINISHED, Job, JobStatus

@@ -15,7 +15,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from crm.access import assignable_owners, customers_for
+from customers.access import assignable_owners, customers_for
 from customers.exchange import cells
 from customers.exchange.cells import FileRejected, Table, read_table
 from customers.exchange.kinds import CREDIT_CODE, CUSTOMERS, Column, ImportKind

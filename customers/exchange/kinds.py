@@ -17,7 +17,7 @@ from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.access import can_add_sources, can_create_customer
+from customers.access import can_add_sources, can_create_customer
 from customers.exchange import cells
 from customers.models import (
     CreditRating,
@@ -299,7 +299,7 @@ KINDS = {kind.key: kind for kind in (CUSTOMERS, CREDIT_REPORTS, FINANCIAL_STATEM
 
 def kinds_for(user) -> list[ImportKind]:
     """What this user may import: new customers if they may create customers; source data for
-    the customers they can see by the same rule as entering it by hand (crm.access)."""
+    the customers they can see by the same rule as entering it by hand (customers.access)."""
     kinds = [CUSTOMERS] if can_create_customer(user) else []
     if can_add_sources(user):
         kinds += [CREDIT_REPORTS, FINANCIAL_STATEMENTS]

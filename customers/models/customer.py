@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from crm.roles import visible_rows
+from crm.scope import Scope
 from customers.choices import (
     ActivityKind,
     CreditRating,
@@ -22,8 +22,8 @@ from customers.credit_code import validate_credit_code
 
 class CustomerQuerySet(models.QuerySet):
     def visible_to(self, user) -> "CustomerQuerySet":
-        """Who sees which customer (crm.roles.visible_rows); every page, export and job uses it."""
-        return visible_rows(self, user)
+        """Who sees which customer (crm.scope.Scope); every page, export and job uses it."""
+        return Scope.of(user).rows(self)
 
     def search(self, text: str) -> "CustomerQuerySet":
         text = text.strip()

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
+from crm.scope import Scope
 from funnel.analytics.rollup import _CENT, _TENTH, CYCLE_MONTHS, FUNNEL_LAYERS, KPI_CYCLE_MONTHS, TIERS, month_start
 from funnel.models import OPEN_STAGES, RANK, FunnelRollup, RollupRun, Stage, StageSetting
 
@@ -15,17 +15,10 @@ Metric = FunnelRollup.Metric
 
 
 # --- Reading ----------------------------------------------------------------------------------
-def rollup_rows(user) -> QuerySet | None:
-    """The rollup rows of the one level that covers exactly the customers the user may see
-    (``Customer.objects.visible_to``), or None when they may see none."""
-    if sees_all_customers(user):
-        return FunnelRollup.objects.filter(owner_id__isnull=True, team_id__isnull=True)
-    if is_team_manager(user):
-        return FunnelRollup.objects.filter(owner_id__isnull=True, team_id=user.team_id) if user.team_id else None
-    if is_relationship_manager(user):
-        # An RM's customers may sit in more than one team: their rows are summed below.
-        return FunnelRollup.objects.filter(owner_id=user.pk)
-    return None
+def rollup_rows(scope: Scope) -> QuerySet | None:
+    """The rollup rows of the one level that covers exactly the scope, or None when it covers
+    no customer. An RM's customers may sit in more than one team: their rows are summed below."""
+    return scope.rollup(FunnelRollup.objects.all())
 
 
 def percent(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
@@ -188,11 +181,11 @@ class _Sums:
         return {key for (m, key, _) in self.rows if m == metric}
 
 
-def funnel_report(user, *, today: date | None = None) -> FunnelReport:
-    """Every figure of the analytics page for this user. Three queries whatever the data: the
+def funnel_report(scope: Scope, *, today: date | None = None) -> FunnelReport:
+    """Every figure of the analytics page for this scope. Three queries whatever the data: the
     last run, the user's summed rollup rows, the stage settings."""
     run = RollupRun.objects.order_by("-finished_at").first()
-    sums = _Sums(rollup_rows(user) if run else None)
+    sums = _Sums(rollup_rows(scope) if run else None)
     settings = {s.stage: s for s in StageSetting.objects.all()}
 
     def label(stage: str) -> str:

@@ -12,7 +12,8 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import ngettext, pgettext
 
-from crm.templatetags.crm_tags import money_compact, tier_badge
+from crm.templatetags.crm_tags import money_compact
+from customers.templatetags.customers_tags import tier_badge
 
 register = template.Library()
 

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
-from crm.roles import is_relationship_manager, is_team_manager, sees_all_customers
+from crm.scope import Scope
 from funnel.analytics.rollup import month_start
 from risk.dashboard.rollup import MONTHS_KEPT
 from risk.models import RiskMonth
@@ -21,20 +21,11 @@ _TENTH = Decimal("0.1")
 _ZERO = Decimal("0.00")
 
 
-def rollup_rows(user, *, team_id: int | None = None) -> QuerySet | None:
-    """The ``RiskMonth`` rows of the one level that covers exactly the customers the user may
-    see (``Customer.objects.visible_to``), narrowed to one team for those who see them all; None
-    when the user may see no customer."""
-    if sees_all_customers(user):
-        if team_id is not None:
-            return RiskMonth.objects.filter(owner_id__isnull=True, team_id=team_id)
-        return RiskMonth.objects.filter(owner_id__isnull=True, team_id__isnull=True)
-    if is_team_manager(user):
-        return RiskMonth.objects.filter(owner_id__isnull=True, team_id=user.team_id) if user.team_id else None
-    if is_relationship_manager(user):
-        # An RM's customers may sit in more than one team: their rows are summed per month.
-        return RiskMonth.objects.filter(owner_id=user.pk)
-    return None
+def rollup_rows(scope: Scope) -> QuerySet | None:
+    """The ``RiskMonth`` rows of the one level that covers exactly the scope; None when it
+    covers no customer. An RM's customers may sit in more than one team: their rows are summed
+    per month."""
+    return scope.rollup(RiskMonth.objects.all())
 
 
 def percent(part: Decimal | int | None, whole: Decimal | int | None) -> Decimal | None:
@@ -251,12 +242,10 @@ def monthly_figures(rows: QuerySet | None) -> dict[date, Figures]:
     }
 
 
-def risk_report(
-    user, *, today: date, team_id: int | None = None, baseline: tuple[date, date] | None = None
-) -> RiskReport:
-    """The KPI figures of the dashboard for this user (one query). ``baseline`` is (first
+def risk_report(scope: Scope, *, today: date, baseline: tuple[date, date] | None = None) -> RiskReport:
+    """The KPI figures of the dashboard for this scope (one query). ``baseline`` is (first
     month, last month) as the manager picked it, or None for ``default_baseline``."""
-    months = monthly_figures(rollup_rows(user, team_id=team_id))
+    months = monthly_figures(rollup_rows(scope))
     if baseline is None:
         baseline = default_baseline(today, min(months) if months else None)
     current = _period(months, month_start(today, back=CURRENT_MONTHS - 1), month_start(today, back=0))

@@ -4,9 +4,9 @@ keyset pages by crm.keyset, like the deal list."""
 
 from django.db.models import QuerySet
 
-from crm.access import alert_assignees, alerts_for, can_work_alert
 from crm.keyset import capped_count
 from customers.models import Grade
+from risk.access import alert_assignees, alerts_for, can_work_alert
 from risk.forms import ResolveForm
 from risk.models import SEVERITY_RANK, UNRESOLVED, Alert
 from risk.selectors_alerts.observations import Observation, observation_of

@@ -49,7 +49,7 @@ def test_templates_have_no_inline_script_or_style(path):
 def test_deploy_check_passes_with_production_settings():
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},  # set for Playwright
-        "DJANGO_SETTINGS_MODULE": "crm.settings_production",
+        "DJANGO_SETTINGS_MODULE": "config.settings_production",
         "SECRET_KEY": "ci-" + "k" * 60 + "-a1B2c3D4e5F6g7H8",
         "ALLOWED_HOSTS": "crm.example.com",
     }
@@ -66,7 +66,7 @@ def test_deploy_check_passes_with_production_settings():
 
 
 def test_production_settings_send_hsts_and_secure_cookies():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "crm.settings_production", "SECRET_KEY": "x" * 60}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings_production", "SECRET_KEY": "x" * 60}
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from crm.access import customers_for
+from customers.access import customers_for
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

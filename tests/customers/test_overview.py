@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.access import customers_for
+from customers.access import customers_for
 from customers.models import Customer, Grade, Scorecard, ScorecardStatus
 from customers.overview import (
     DOWNGRADE,

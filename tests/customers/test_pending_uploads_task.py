@@ -6,7 +6,7 @@ import time_machine
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from crm.celery import app as celery_app
+from config.celery import app as celery_app
 from customers.exchange import pending
 from customers.models import PendingUpload
 from customers.tasks import pending_uploads_purge

@@ -81,7 +81,7 @@ class Worker:
                 "-m",
                 "celery",
                 "-A",
-                "crm",
+                "config",
                 "worker",
                 "--beat",
                 "--loglevel=INFO",

@@ -28,6 +28,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.roles import Role
+from crm.scope import Scope
 from customers.models import Customer
 from funnel import services
 from funnel.analytics import CAP_DAYS, FunnelReport, WholeDays, funnel_report, median, rollup_rebuild
@@ -113,7 +114,7 @@ def portfolio(now, customer, other_customer, west_customer):
 
 
 def report_for(user) -> FunnelReport:
-    return funnel_report(user, today=timezone.localdate())
+    return funnel_report(Scope.of(user), today=timezone.localdate())
 
 
 def by_stage(rows, attribute: str) -> dict:

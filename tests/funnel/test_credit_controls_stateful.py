@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from crm.access import can_work_deal, deals_for
 from crm.roles import Role
 from customers.models import Customer
 from funnel import services
+from funnel.access import can_work_deal, deals_for
 from funnel.exceptions import GateNotMet, NotAllowed, StaleDeal
 from funnel.models import ChecklistItem, Deal, ExceptionStatus, Stage, TermsException
 from funnel.services import FROZEN_FIELDS, Funding
@@ -77,7 +77,8 @@ class CreditControls(RuleBasedStateMachine):
 
     def works(self, user) -> bool:
         """Would the deal's pages let ``user`` change it (access_deal with for_update)?"""
-        return can_work_deal(user) and deals_for(user).filter(pk=self.deal_id).exists()
+        deal = deals_for(user).filter(pk=self.deal_id).first()
+        return deal is not None and can_work_deal(user, deal)
 
     # --- the game -----------------------------------------------------------------------------
     @initialize(start=st.sampled_from([Stage.PROSPECT, Stage.DUE_DILIGENCE, Stage.APPROVED]), ticked=st.booleans())

@@ -8,7 +8,7 @@ are queued behind it, then letting go:
   stage = 'prospect'`` would stop the second one too). The first to get the row commits; the
   second then reads the deal in its new stage and the service answers StaleDeal.
 - SQLite: no row locks. The project opens every transaction with ``BEGIN IMMEDIATE``
-  (``transaction_mode`` in crm/settings.py), which takes the database write lock, so the test
+  (``transaction_mode`` in config/settings.py), which takes the database write lock, so the test
   thread's open transaction holds both movers at their ``BEGIN`` (busy timeout 20 s). The
   second one in reads the deal only after the first committed and finds it moved."""
 

@@ -4,10 +4,11 @@ after the customer changes hands by any route (service, admin, bulk update)."""
 import pytest
 from django.urls import reverse
 
-from crm.access import customers_for, deals_for
+from customers.access import customers_for
 from customers.models import Customer, GradeReason
 from customers.regrade import regrade
 from customers.services import customer_update
+from funnel.access import deals_for
 from funnel.models import Deal
 from tests.factories import DealFactory
 

@@ -3,8 +3,8 @@ copy decides who sees an alert, so it must follow the customer by every route.""
 
 import pytest
 
-from crm.access import alerts_for
 from customers.models import Customer
+from risk.access import alerts_for
 from risk.models import Alert, AlertRule
 
 pytestmark = pytest.mark.django_db

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from crm.models import Job, JobLock
 from crm.roles import Role
+from crm.scope import Scope
 from customers.models import Customer
 from risk.dashboard import Figures, Kpi, default_baseline, percent, risk_report, rollup_rebuild
 from risk.dashboard.forms import DashboardForm
@@ -198,7 +199,10 @@ def months(now, team, other_team, rm1, rm2, rm_west):
 
 
 def kpis(user, **kwargs) -> dict:
-    return {kpi.key: (kpi.current, kpi.baseline, kpi.verdict) for kpi in risk_report(user, today=TODAY, **kwargs).kpis}
+    return {
+        kpi.key: (kpi.current, kpi.baseline, kpi.verdict)
+        for kpi in risk_report(Scope.of(user), today=TODAY, **kwargs).kpis
+    }
 
 
 def test_manager_kpis_compare_the_team_with_its_default_baseline(months, manager):

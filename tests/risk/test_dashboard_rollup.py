@@ -29,6 +29,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
+from crm.scope import Scope
 from customers.models import Customer
 from funnel.models import Stage
 from risk.dashboard import MONTHS_KEPT, risk_report, rollup_rebuild, rollup_rows
@@ -228,17 +229,17 @@ def test_team_row_holds_the_team_only(portfolio, team):
 
 
 def test_rm_reads_only_own_rows(portfolio, rm1, rm2):
-    assert set(rollup_rows(rm1).values_list("owner_id", flat=True)) == {rm1.pk}
-    snapshot = risk_report(rm1, today=date(2026, 4, 15)).snapshot
+    assert set(rollup_rows(Scope.of(rm1)).values_list("owner_id", flat=True)) == {rm1.pk}
+    snapshot = risk_report(Scope.of(rm1), today=date(2026, 4, 15)).snapshot
     assert snapshot.exposure == D("1300000.00")
     assert snapshot.exposure_b == D("0.00")
-    assert risk_report(rm2, today=date(2026, 4, 15)).snapshot.exposure == D("700000.00")
+    assert risk_report(Scope.of(rm2), today=date(2026, 4, 15)).snapshot.exposure == D("700000.00")
 
 
 def test_manager_reads_the_team_row_and_risk_the_firm(portfolio, manager, risk_officer, other_team):
-    assert risk_report(manager, today=date(2026, 4, 15)).snapshot.exposure == D("2000000.00")
-    assert risk_report(risk_officer, today=date(2026, 4, 15)).snapshot.exposure == D("2300000.00")
-    narrowed = risk_report(risk_officer, today=date(2026, 4, 15), team_id=other_team.pk)
+    assert risk_report(Scope.of(manager), today=date(2026, 4, 15)).snapshot.exposure == D("2000000.00")
+    assert risk_report(Scope.of(risk_officer), today=date(2026, 4, 15)).snapshot.exposure == D("2300000.00")
+    narrowed = risk_report(Scope.of(risk_officer).narrowed_to(other_team), today=date(2026, 4, 15))
     assert narrowed.snapshot.exposure == D("300000.00")
 
 
@@ -246,7 +247,7 @@ def test_rm_with_customers_in_two_teams_sees_both(portfolio, rm1, other_team):
     Customer.objects.filter(pk=portfolio["aa"].pk).update(team=other_team)
     rollup_rebuild()
     assert RiskMonth.objects.filter(owner_id=rm1.pk, month=APR).count() == 2
-    assert risk_report(rm1, today=date(2026, 4, 15)).snapshot.exposure == D("1300000.00")
+    assert risk_report(Scope.of(rm1), today=date(2026, 4, 15)).snapshot.exposure == D("1300000.00")
 
 
 # --- The rebuild ------------------------------------------------------------------------------

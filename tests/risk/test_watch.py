@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import time_machine
 
-from crm.access import customers_for
+from customers.access import customers_for
 from customers.models import Customer
 from customers.scoring_services import customer_reviewed
 from risk.dashboard import watch_list

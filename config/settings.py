@@ -2,7 +2,7 @@
 
 Everything that differs between machines comes from environment variables (django-environ).
 The defaults run on a laptop with nothing installed: SQLite and Celery's filesystem transport,
-both under ``var/``. Production adds ``crm.settings_production`` on top of this module.
+both under ``var/``. Production adds ``config.settings_production`` on top of this module.
 """
 
 import os
@@ -70,8 +70,8 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "crm.urls"
-WSGI_APPLICATION = "crm.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -159,7 +159,7 @@ AXES_CLIENT_IP_CALLABLE = "crm.client_address.client_address"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-FORMAT_MODULE_PATH = ["crm.formats"]
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True  # stored in UTC
 TIME_ZONE = env("TIME_ZONE", default="Asia/Shanghai")  # shown in Asia/Shanghai
@@ -221,7 +221,7 @@ VISIBILITY_TIMEOUT = CELERY_TASK_TIME_LIMIT + 5 * 60
 # Each transport reads only its own options, so one dict serves the filesystem and Redis alike.
 # These are the *publisher's* (web requests, beat): a refused or silent broker costs a request
 # half a second once, then the outbox's breaker stops trying (crm.jobs.outbox). Workers replace
-# the connection settings with patient ones as they start (crm.celery).
+# the connection settings with patient ones as they start (config.celery).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Filesystem transport (the default: no server to install). control_folder keeps its
     # remote-control files out of the working directory.

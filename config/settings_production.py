@@ -1,9 +1,9 @@
 """Production settings: HTTPS only, hashed static files. Select with
-``DJANGO_SETTINGS_MODULE=crm.settings_production``; everything else still comes from the
-environment (see crm/settings.py)."""
+``DJANGO_SETTINGS_MODULE=config.settings_production``; everything else still comes from the
+environment (see config/settings.py)."""
 
-from crm.settings import *  # noqa: F403
-from crm.settings import BASE_DIR, env
+from config.settings import *  # noqa: F403
+from config.settings import BASE_DIR, env
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")  # no default: refuse to start without a real key

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from crm import views
+from config import views
 
 urlpatterns = [
     path("", views.home, name="home"),
