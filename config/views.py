@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
 from config.celery import app as celery_app
-from risk.selectors_alerts import home_alerts
+from risk.selectors.alerts import home_alerts
 
 log = logging.getLogger(__name__)
 

@@ -1,17 +1,17 @@
 from django.urls import path
 
-from risk import alert_views, dashboard_views, import_views
+from risk.views import alerts, dashboard, imports
 
 app_name = "risk"
 
 urlpatterns = [
-    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
-    path("alerts/", alert_views.alert_list, name="alerts"),
-    path("alerts/acknowledge/", alert_views.alerts_acknowledge, name="alerts_acknowledge"),
-    path("alerts/<uuid:alert_code>/", alert_views.alert_detail, name="alert"),
-    path("alerts/<uuid:alert_code>/acknowledge/", alert_views.alert_acknowledge, name="alert_acknowledge"),
-    path("alerts/<uuid:alert_code>/resolve/", alert_views.alert_resolve, name="alert_resolve"),
-    path("alerts/<uuid:alert_code>/assign/", alert_views.alert_assign, name="alert_assign"),
-    path("repayments/import/", import_views.repayment_import, name="repayment_import"),
-    path("repayments/import/confirm/", import_views.repayment_import_confirm, name="repayment_import_confirm"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+    path("alerts/", alerts.alert_list, name="alerts"),
+    path("alerts/acknowledge/", alerts.alerts_acknowledge, name="alerts_acknowledge"),
+    path("alerts/<uuid:alert_code>/", alerts.alert_detail, name="alert"),
+    path("alerts/<uuid:alert_code>/acknowledge/", alerts.alert_acknowledge, name="alert_acknowledge"),
+    path("alerts/<uuid:alert_code>/resolve/", alerts.alert_resolve, name="alert_resolve"),
+    path("alerts/<uuid:alert_code>/assign/", alerts.alert_assign, name="alert_assign"),
+    path("repayments/import/", imports.repayment_import, name="repayment_import"),
+    path("repayments/import/confirm/", imports.repayment_import_confirm, name="repayment_import_confirm"),
 ]

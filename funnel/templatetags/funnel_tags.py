@@ -1,4 +1,4 @@
-"""The board card, rendered in Python from a plain row (board_views.CARD_FIELDS): a board shows
+"""The board card, rendered in Python from a plain row (funnel.views.board.CARD_FIELDS): a board shows
 up to 300 cards, and as template nodes (two URL reversals, a plural translation and three tags
 each) they took most of the page's time. Same markup for a fraction of the cost, through
 ``format_html``: every value from data is escaped, and the pieces shared by many cards (tier

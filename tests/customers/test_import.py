@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.roles import Role
-from customers import exchange_views
 from customers.exchange import cells
 from customers.exchange.resources import CreditReportResource, CustomerResource
 from customers.models import (
@@ -26,6 +25,7 @@ from customers.models import (
     GradeReason,
     PendingUpload,
 )
+from customers.views import exchange as exchange_views
 from tests.factories import CustomerFactory, credit_code, make_user
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from funnel import exchange, list_views
+from funnel import exchange
+from funnel.views import lists as list_views
 from tests.factories import DealFactory
 
 pytestmark = pytest.mark.django_db

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm import keyset
-from funnel import list_views
 from funnel.models import Deal, StageSetting
+from funnel.views import lists as list_views
 from tests.factories import CustomerFactory, DealFactory
 
 pytestmark = pytest.mark.django_db

@@ -368,10 +368,10 @@ def test_a_second_rebuild_waits_for_the_first_and_replaces_its_rows(customer):
 
 
 def test_the_beat_task_rebuilds_and_stamps_the_time_the_page_shows(portfolio):
-    """The page's "as of" is the finish time of the task's job lock (risk.dashboard_views)."""
+    """The page's "as of" is the finish time of the task's job lock (risk.views.dashboard)."""
     from crm.models import JobLock
-    from risk.dashboard_views import ROLLUP_JOB
     from risk.tasks import risk_rollup_rebuild
+    from risk.views.dashboard import ROLLUP_JOB
 
     first = rows()
     result = risk_rollup_rebuild()

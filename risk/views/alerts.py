@@ -24,7 +24,7 @@ from risk.assignment import alert_assign as assign
 from risk.filters import AlertFilter
 from risk.forms import AssignForm, BulkAcknowledgeForm, ResolveForm
 from risk.models import Alert, AlertStatus
-from risk.selectors_alerts import alert_actions, alert_page, for_list
+from risk.selectors.alerts import alert_actions, alert_page, for_list
 
 
 def _next_or(request: HttpRequest, default: str) -> str:

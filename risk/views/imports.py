@@ -1,4 +1,4 @@
-"""Repayment import: upload → preview → confirm, like the customer import (customers.exchange_views).
+"""Repayment import: upload → preview → confirm, like the customer import (customers.views.exchange).
 
 The confirm step trusts nothing from the browser but a token: the uploaded file waits in the
 database under that token, claimable by its uploader only (``customers.exchange.pending``), and

@@ -23,7 +23,7 @@ from customers.grading import ATTRIBUTES
 from customers.models import Tier
 from funnel.models import Deal
 from risk.models import Alert, Facility
-from risk.selectors import with_overdue
+from risk.selectors.facilities import with_overdue
 
 MONEY, NUMBER, DATE, DATETIME, TEXT, TIER, LINES = "money", "number", "date", "datetime", "text", "tier", "lines"
 

@@ -9,7 +9,7 @@ from customers.models import Grade
 from risk.access import alert_assignees, alerts_for, can_work_alert
 from risk.forms import ResolveForm
 from risk.models import SEVERITY_RANK, UNRESOLVED, Alert
-from risk.selectors_alerts.observations import Observation, observation_of
+from risk.selectors.observations import Observation, observation_of
 
 __all__ = ["Observation", "alert_actions", "alert_page", "for_list", "home_alerts", "observation_of"]
 
