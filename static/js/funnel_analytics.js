@@ -4,10 +4,10 @@
 (() => {
   "use strict";
 
-  const { TIER_COLOURS, GREY, LEGEND, lang, number, replace, money, compact } = window.crmCharts;
+  const { GREY, BRAND, LEGEND, lang, tierColours, chartOptions, percentTick, number, replace, money, compact } =
+    window.crmCharts;
   const whole = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
 
-  const BRAND = "#0b3d5c";
   const BLUE = "#0d6efd";
   const TEAL = "#20c997";
   const ORANGE = "#fd7e14";
@@ -32,11 +32,8 @@
           },
         ],
       },
-      options: {
+      options: chartOptions({
         indexAxis: "y",
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
         plugins: {
           legend: { display: false },
           tooltip: { callbacks: { label: (item) => `${data.label}: ${whole.format(item.raw)}` } },
@@ -45,7 +42,7 @@
           x: { beginAtZero: true, ticks: { precision: 0, callback: (value) => whole.format(value) } },
           y: { grid: { display: false } },
         },
-      },
+      }),
     });
   }
 
@@ -61,10 +58,7 @@
           { label: data.weightedLabel, data: data.weighted.map(number), backgroundColor: TEAL, borderRadius: 4 },
         ],
       },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
+      options: chartOptions({
         plugins: {
           legend: LEGEND,
           tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${money.format(item.raw)}` } },
@@ -73,7 +67,7 @@
           y: { beginAtZero: true, ticks: { callback: (value) => compact.format(value) } },
           x: { grid: { display: false } },
         },
-      },
+      }),
     });
   }
 
@@ -88,24 +82,21 @@
           {
             label: data.label,
             data: data.winRate.map(number),
-            backgroundColor: data.tiers.map((tier) => TIER_COLOURS[tier] || GREY),
+            backgroundColor: tierColours(data.tiers),
             borderRadius: 4,
           },
         ],
       },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
+      options: chartOptions({
         plugins: {
           legend: { display: false },
           tooltip: { callbacks: { label: (item) => `${data.label}: ${item.raw === null ? "—" : item.raw}` } },
         },
         scales: {
-          y: { beginAtZero: true, max: 100, ticks: { callback: (value) => `${value}%` } },
+          y: { beginAtZero: true, max: 100, ticks: { callback: percentTick } },
           x: { grid: { display: false } },
         },
-      },
+      }),
     });
   }
 
@@ -121,13 +112,10 @@
           { label: data.expectedLabel, data: data.expected, backgroundColor: GREY, borderRadius: 4 },
         ],
       },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
+      options: chartOptions({
         plugins: { legend: LEGEND },
         scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { grid: { display: false } } },
-      },
+      }),
     });
   }
 
@@ -172,10 +160,7 @@
           },
         ],
       },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
+      options: chartOptions({
         interaction: { mode: "index", intersect: false },
         plugins: { legend: LEGEND },
         scales: {
@@ -195,7 +180,7 @@
           },
           x: { grid: { display: false } },
         },
-      },
+      }),
     });
   }
 

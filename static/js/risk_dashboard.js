@@ -4,11 +4,11 @@
 (() => {
   "use strict";
 
-  const { TIER_COLOURS, GREY, LEGEND, number, replace, money } = window.crmCharts;
+  const { GREY, BRAND, LEGEND, tierColours, chartOptions, percentTick, number, replace, money } = window.crmCharts;
 
   // Same colours as the severity badges (Bootstrap danger / warning / info).
   const SEVERITY_COLOURS = { critical: "#dc3545", warning: "#ffc107", info: "#0dcaf0" };
-  const KPI_COLOURS = { recovery_rate: "#146c43", portfolio_risk: "#dc3545", screening_efficiency: "#0b3d5c" };
+  const KPI_COLOURS = { recovery_rate: "#146c43", portfolio_risk: "#dc3545", screening_efficiency: BRAND };
 
   function weeksChart(data) {
     const canvas = document.getElementById("weeks-chart");
@@ -24,17 +24,14 @@
           borderRadius: 3,
         })),
       },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
+      options: chartOptions({
         interaction: { mode: "index", intersect: false },
         plugins: { legend: LEGEND },
         scales: {
           x: { stacked: true, grid: { display: false } },
           y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: data.axis } },
         },
-      },
+      }),
     });
   }
 
@@ -54,21 +51,18 @@
           {
             label: data.label,
             data: values,
-            backgroundColor: data.tiers.map((tier) => TIER_COLOURS[tier] || GREY),
+            backgroundColor: tierColours(data.tiers),
             borderWidth: 1,
           },
         ],
       },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
+      options: chartOptions({
         cutout: "55%",
         plugins: {
-          legend: { position: "right", labels: { usePointStyle: true, boxHeight: 8 } },
+          legend: { ...LEGEND, position: "right" },
           tooltip: { callbacks: { label: (item) => `${item.label}: ${money.format(item.raw)}` } },
         },
-      },
+      }),
     });
   }
 
@@ -103,10 +97,7 @@
     replace(canvas, {
       type: "line",
       data: { labels: data.labels, datasets },
-      options: {
-        responsive: true,
-        maintainAspectRatio: false,
-        animation: false,
+      options: chartOptions({
         interaction: { mode: "index", intersect: false },
         plugins: {
           legend: LEGEND,
@@ -117,10 +108,10 @@
           },
         },
         scales: {
-          y: { beginAtZero: true, ticks: { callback: (value) => `${value}%` }, title: { display: true, text: data.axis } },
+          y: { beginAtZero: true, ticks: { callback: percentTick }, title: { display: true, text: data.axis } },
           x: { grid: { display: false } },
         },
-      },
+      }),
     });
   }
 

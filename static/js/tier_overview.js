@@ -4,7 +4,7 @@
 (() => {
   "use strict";
 
-  const { TIER_COLOURS, number, replace, money, compact } = window.crmCharts;
+  const { tierColours, chartOptions, number, replace, money, compact } = window.crmCharts;
 
   function draw(data) {
     const canvas = document.getElementById("tier-exposure-chart");
@@ -17,15 +17,15 @@
           {
             label: data.label,
             data: data.exposure.map(number),
-            backgroundColor: data.tiers.map((tier) => TIER_COLOURS[tier] || "#6c757d"),
+            backgroundColor: tierColours(data.tiers),
             borderRadius: 4,
           },
         ],
       },
-      options: {
-        responsive: true,
+      // The only chart not in a fixed-height .chart-box: it keeps its shape instead.
+      options: chartOptions({
+        maintainAspectRatio: true,
         aspectRatio: 2,
-        animation: false,
         plugins: {
           legend: { display: false },
           tooltip: {
@@ -40,7 +40,7 @@
             ticks: { callback: (value) => compact.format(value) },
           },
         },
-      },
+      }),
     });
   }
 
