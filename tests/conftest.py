@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from kombu import pools as kombu_pools
 
 from config.celery import app as celery_app
@@ -135,6 +136,23 @@ def wait_for(condition, seconds: float = 15) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def wait_until(condition, *, seconds: float, what: str, every: float = 0.2) -> None:
+    """As wait_for, but fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+def database_url() -> str:
+    """The test database (PostgreSQL) as a URL, for processes a test starts."""
+    s = connection.settings_dict
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def free_port() -> int:

@@ -22,15 +22,9 @@ from django.db import connection, connections, transaction
 from funnel import services
 from funnel.exceptions import NotAllowed, StaleDeal
 from funnel.models import ChecklistItem, Deal, Stage, StageMove
-from tests.factories import ensure_shipped_data
-from tests.funnel.test_gates import tick_all, to_due_diligence
+from tests.factories import tick_all, to_due_diligence
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
-
-
-@pytest.fixture(autouse=True)
-def _shipped_data(transactional_db):
-    ensure_shipped_data()
 
 
 def hold_deal_lock(deal: Deal) -> None:

@@ -20,8 +20,7 @@ from django.utils import timezone
 
 from funnel import services
 from funnel.models import Deal, StageMove
-from tests.factories import ensure_shipped_data
-from tests.funnel.conftest import approve, graded
+from tests.factories import make_graded_customer, to_approved
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -86,14 +85,13 @@ def test_of_two_simultaneous_drops_on_different_columns_one_lands_the_other_is_t
     live_server, rm1, manager, race
 ):
     """rm1 drops on the board (htmx), the manager submits the deal page's form (plain POST)."""
-    ensure_shipped_data()
-    customer = graded({"owner": rm1, "team": rm1.team, "name": "华东光伏电站项目有限公司"})
+    customer = make_graded_customer(owner=rm1, team=rm1.team, name="华东光伏电站项目有限公司")
     deal = services.deal_create(
         by=rm1, customer=customer, title="光伏电站二期融资", project_type="renewable", amount=Decimal("80000000")
     )
     seen, rm1_target, manager_target = race
     if seen == "approved":
-        deal = approve(deal, rm1)
+        deal = to_approved(deal, rm1)
     moves_before = StageMove.objects.filter(deal=deal).count()
     cookies = {"rm1": session_cookie(rm1), "manager": session_cookie(manager)}
     results: list = []

@@ -35,7 +35,7 @@ from risk.models import (
     AlertSeverity,
     AlertStatus,
 )
-from tests.factories import CustomerFactory
+from tests.factories import AlertRuleFactory, CustomerFactory
 
 pytestmark = [
     pytest.mark.services,
@@ -57,8 +57,8 @@ def small_batches(monkeypatch):
 @pytest.fixture
 def rules(db):
     return [
-        AlertRule.objects.create(name="Review overdue", kind=AlertKind.REVIEW_OVERDUE, severity=AlertSeverity.INFO),
-        AlertRule.objects.create(name="Debt ratio", kind=AlertKind.DEBT_RATIO_HIGH, severity=AlertSeverity.WARNING),
+        AlertRuleFactory(name="Review overdue", kind=AlertKind.REVIEW_OVERDUE, severity=AlertSeverity.INFO),
+        AlertRuleFactory(name="Debt ratio", kind=AlertKind.DEBT_RATIO_HIGH, severity=AlertSeverity.WARNING),
     ]
 
 

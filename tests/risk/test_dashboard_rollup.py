@@ -33,10 +33,17 @@ from crm.scope import Scope
 from customers.models import Customer
 from funnel.models import Stage
 from risk.dashboard import MONTHS_KEPT, risk_report, rollup_rebuild, rollup_rows
-from risk.models import Alert, AlertRule, Facility, RiskMonth
+from risk.models import Alert, Facility, RiskMonth
 from risk.selectors import with_overdue
-from tests.factories import CustomerFactory, DealFactory
-from tests.risk.conftest import add_installments, add_repayments, make_facility
+from tests.factories import (
+    AlertFactory,
+    AlertRuleFactory,
+    CustomerFactory,
+    DealFactory,
+    FacilityFactory,
+    add_installments,
+    add_repayments,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -58,12 +65,11 @@ def tiered(customer, tier: str) -> Customer:
 
 
 def facility(customer, outstanding: str) -> Facility:
-    return make_facility(customer, drawn=outstanding)
+    return FacilityFactory(customer=customer, drawn=D(outstanding))
 
 
 def alert(customer, opened_at: datetime) -> Alert:
-    rule = AlertRule.objects.create(name=f"rule {opened_at}", kind="tier_downgrade", severity="warning")
-    return Alert.objects.create(customer=customer, rule=rule, severity="warning", opened_at=opened_at)
+    return AlertFactory(customer=customer, rule=AlertRuleFactory(severity="warning"), opened_at=opened_at)
 
 
 def screened(customer, stage: str, rank: int, at: datetime):
