@@ -326,7 +326,7 @@ def test_rebuild_outside_a_transaction_is_idempotent(customer):
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_second_rebuild_waits_for_the_first_and_replaces_its_rows(customer):
+def test_a_second_rebuild_waits_for_the_first_and_replaces_its_rows(customer, lock_waiters):
     """Should two rebuilds ever meet (the job lock keeps them apart), the second waits for the
     first to commit (PostgreSQL: a table lock; SQLite: one writer at a time) and then replaces
     its rows, instead of failing on them or keeping both sets."""
@@ -364,10 +364,15 @@ def test_a_second_rebuild_waits_for_the_first_and_replaces_its_rows(customer):
     threads[0].start()
     assert first_done.wait(10)
     threads[1].start()
-    assert not second_done.wait(1), "the second rebuild should wait for the first"
-    release.set()
+    try:
+        lock_waiters.wait(1)  # the second rebuild waits for the first
+        assert not second_done.is_set()
+    finally:
+        lock_waiters.letting_go()
+        release.set()
     for thread in threads:
         thread.join(30)
+    lock_waiters.assert_waited()
     assert not errors
     assert second_done.is_set()
     assert rows() == expected

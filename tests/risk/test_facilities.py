@@ -368,7 +368,7 @@ def hold_facility_lock(facility: Facility) -> None:
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_simultaneous_repayments_both_reduce_outstanding(rm1, customer):
+def test_two_simultaneous_repayments_both_reduce_outstanding(rm1, customer, lock_waiters):
     facility = FacilityFactory(customer=customer)
     errors: list[BaseException] = []
 
@@ -386,11 +386,12 @@ def test_two_simultaneous_repayments_both_reduce_outstanding(rm1, customer):
             hold_facility_lock(facility)
             for t in threads:
                 t.start()
-            # Both recorders read the facility before either writes, unless the lock queues them.
-            threading.Event().wait(1.0)
-            assert all(t.is_alive() for t in threads), "a recorder finished while the lock was held"
+            # Both recorders would read the facility before either writes, but the lock queues them.
+            lock_waiters.wait(len(threads))
+            lock_waiters.letting_go()
         for t in threads:
             t.join(timeout=30)
+    lock_waiters.assert_waited()
 
     assert errors == []
     facility.refresh_from_db()

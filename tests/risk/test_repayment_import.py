@@ -363,7 +363,7 @@ def test_forged_or_foreign_tokens_book_nothing(client, risk_officer, admin_user,
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_confirm_waits_for_a_facility_being_written_and_judges_what_it_wrote(rm1, risk_officer, customer):
+def test_confirm_waits_for_a_facility_being_written_and_judges_what_it_wrote(rm1, risk_officer, customer, lock_waiters):
     """An import that checked the facility before another writer's commit would book on stale
     figures. The import locks the facility first, so it waits and then sees the new repayment."""
     facility = FacilityFactory(customer=customer)
@@ -382,9 +382,10 @@ def test_confirm_waits_for_a_facility_being_written_and_judges_what_it_wrote(rm1
     with transaction.atomic():
         services.repayment_record(facility=facility, received_on=TODAY, amount=D("200000.00"), by=rm1)
         importer.start()
-        threading.Event().wait(1.0)
-        assert importer.is_alive(), "the import did not wait for the facility's lock"
+        lock_waiters.wait(1)  # the import waits for the facility's lock
+        lock_waiters.letting_go()
     importer.join(timeout=30)
+    lock_waiters.assert_waited()
 
     [result] = outcome
     assert isinstance(result, imports.ImportChanged), result
