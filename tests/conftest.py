@@ -1,6 +1,7 @@
 """Shared fixtures: the three-user cast (owner, teammate, outsider) plus managers, a real Celery
 worker on the configured broker, and Debian's Chromium for Playwright."""
 
+import itertools
 import os
 import shutil
 import socket
@@ -13,6 +14,8 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.db.backends.signals import connection_created
 from kombu import pools as kombu_pools
 
 from config.celery import app as celery_app
@@ -135,6 +138,23 @@ def wait_for(condition, seconds: float = 15) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def wait_until(condition, *, seconds: float, what: str, every: float = 0.2) -> None:
+    """As wait_for, but fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+def database_url() -> str:
+    """The test database (PostgreSQL) as a URL, for processes a test starts."""
+    s = connection.settings_dict
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def free_port() -> int:
@@ -262,6 +282,101 @@ def other_customer(rm2):
 @pytest.fixture
 def west_customer(rm_west):
     return CustomerFactory(owner=rm_west, team=rm_west.team, name="西部矿业资源有限公司")
+
+
+# --- Races ----------------------------------------------------------------------------------------
+class LockWaiters:
+    """Sees other connections queue behind a database lock that the test (or a thread it paused)
+    holds, so that a race test lets them go only once they really wait, and proves they did.
+
+    PostgreSQL shows a waiter in ``pg_stat_activity``. SQLite shows nothing, but the project
+    opens every transaction with ``BEGIN IMMEDIATE`` (config/settings.py), so a writer waits at
+    its ``BEGIN`` while another transaction holds the database write lock: this counts the
+    BEGINs under way in threads other than the one that made it, and ``assert_waited`` then
+    proves that none of those seen waiting got through before ``letting_go``.
+
+        with transaction.atomic():           # hold the lock (SELECT … FOR UPDATE on PostgreSQL)
+            ...start the racers...
+            lock_waiters.wait(2)             # both are queued behind it
+            lock_waiters.letting_go()        # last thing before the lock is released
+        ...join the racers...
+        lock_waiters.assert_waited()
+    """
+
+    def __init__(self):
+        self.vendor = connection.vendor
+        self._own_thread = threading.get_ident()
+        self._guard = threading.Lock()
+        self._tokens = itertools.count()
+        self._under_way: set[int] = set()
+        self._got_in_early: set[int] = set()
+        self._seen_waiting: set[int] = set()
+        self._released = threading.Event()
+
+    def __call__(self, execute, sql, params, many, context):
+        """Execute wrapper on the SQLite connections of other threads."""
+        if threading.get_ident() == self._own_thread or not sql.startswith("BEGIN"):
+            return execute(sql, params, many, context)
+        token = next(self._tokens)
+        with self._guard:
+            self._under_way.add(token)
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            with self._guard:
+                self._under_way.discard(token)
+                if not self._released.is_set():
+                    self._got_in_early.add(token)
+
+    def _watch(self, sender, connection, **kwargs) -> None:
+        connection.execute_wrappers.append(self)
+
+    def waiting(self) -> int:
+        """How many other connections wait on a lock now."""
+        if self.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Activity statistics are snapshotted once per transaction; we may be in one.
+                cursor.execute("SELECT pg_stat_clear_snapshot()")
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                )
+                return cursor.fetchone()[0]
+        with self._guard:
+            return len(self._under_way)
+
+    def wait(self, count: int, seconds: float = 15) -> None:
+        """Until ``count`` other connections wait on the lock held; fail if they never do."""
+        if not wait_for(lambda: self.waiting() >= count, seconds):
+            pytest.fail(f"{count} connection(s) never queued behind the lock held")
+        with self._guard:
+            self._seen_waiting |= self._under_way
+
+    def letting_go(self) -> None:
+        """Call as the last thing before the holder commits (or is let carry on)."""
+        self._released.set()
+
+    def assert_waited(self) -> None:
+        """Those seen waiting got the lock only after ``letting_go`` (PostgreSQL: ``wait`` saw
+        them waiting on a lock, which is the proof)."""
+        assert self._released.is_set(), "letting_go() was never called"
+        with self._guard:
+            early = self._seen_waiting & self._got_in_early
+        assert not early, f"{len(early)} waiter(s) got the lock while it was held"
+
+
+@pytest.fixture
+def lock_waiters(transactional_db):
+    """A LockWaiters for this test (a race needs real commits, hence a transactional database)."""
+    if connection.vendor not in ("postgresql", "sqlite"):
+        pytest.skip("seeing a connection wait on a lock is database-specific")
+    waiters = LockWaiters()
+    if connection.vendor == "sqlite":
+        connection_created.connect(waiters._watch, weak=False, dispatch_uid=id(waiters))
+    try:
+        yield waiters
+    finally:
+        connection_created.disconnect(dispatch_uid=id(waiters))
 
 
 @contextmanager

@@ -6,20 +6,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from risk.models import Alert, AlertRule, AlertStatus
-from tests.factories import CustomerFactory
+from tests.factories import AlertFactory, AlertRuleFactory, CustomerFactory
 
 T0 = datetime.datetime(2025, 6, 1, 2, 0, tzinfo=datetime.UTC)
 
 
 def rule(name: str, severity: str = "warning") -> AlertRule:
-    return AlertRule.objects.create(name=name, kind="tier_downgrade", severity=severity)
+    return AlertRuleFactory(name=name, kind="tier_downgrade", severity=severity)
 
 
 def alert(customer, r: AlertRule, *, opened_at=None, status=AlertStatus.OPEN) -> Alert:
-    opened_at = opened_at or timezone.now()
-    return Alert.objects.create(
-        customer=customer, rule=r, severity=r.severity, status=status, opened_at=opened_at, last_seen_at=opened_at
-    )
+    return AlertFactory(customer=customer, rule=r, status=status, opened_at=opened_at or timezone.now())
 
 
 def shown(response) -> list:

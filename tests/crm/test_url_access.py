@@ -14,9 +14,15 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from funnel.models import TermsException
-from risk.models import Alert, AlertRule
-from tests.factories import ActivityFactory, ContactFactory, CustomerFactory, DealFactory
+from tests.factories import (
+    ActivityFactory,
+    AlertFactory,
+    AlertRuleFactory,
+    ContactFactory,
+    CustomerFactory,
+    DealFactory,
+    TermsExceptionFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +52,9 @@ def project_routes():
 def rm2_objects(rm2):
     customer = CustomerFactory(owner=rm2, team=rm2.team, name="机密客户有限公司")
     deal = DealFactory(customer=customer, title="机密融资项目")
-    exception = TermsException.objects.create(deal=deal, reason="机密理由", requested_by=rm2)
-    rule = AlertRule.objects.create(name="Test downgrade", kind="tier_downgrade", severity="critical")
-    alert = Alert.objects.create(customer=customer, rule=rule, severity="critical", observed={"old_tier": "AA"})
+    exception = TermsExceptionFactory(deal=deal, reason="机密理由", requested_by=rm2)
+    rule = AlertRuleFactory(name="Test downgrade", kind="tier_downgrade", severity="critical")
+    alert = AlertFactory(customer=customer, rule=rule, observed={"old_tier": "AA"})
     return {
         "customer_code": customer.code,
         "contact_code": ContactFactory(customer=customer, name="机密联系人").code,

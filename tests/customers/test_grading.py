@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from customers.grading import ScorecardSpec, grade, next_tier_gap
-from tests.customers.scorecards import SIMPLE, categorical, numeric
+from tests.factories import SIMPLE, categorical, numeric
 
 FULL = {"debt_ratio": Decimal("0.3"), "industry_position": "leader", "registered_capital": Decimal("500000000")}
 

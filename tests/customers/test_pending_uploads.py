@@ -2,13 +2,12 @@
 uploader, within a per-user quota, claimed once, expired after KEEP_FOR, purged."""
 
 import threading
-import time
 import uuid
 from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 
 from crm.roles import Role
 from customers.exchange import cells, pending
@@ -128,30 +127,9 @@ def claim_in_thread(outcome: dict, name: str, **claim) -> threading.Thread:
     return threading.Thread(target=run, name=name)
 
 
-def wait_until_both_wait(threads: list[threading.Thread]) -> None:
-    """PostgreSQL shows the claims waiting on the held row; SQLite's busy handler gives no sign,
-    so a second is allowed and the claims must still be running."""
-    if connection.vendor == "postgresql":
-        deadline = time.monotonic() + 10
-        with connection.cursor() as cursor:
-            while time.monotonic() < deadline:
-                cursor.execute("SELECT pg_stat_clear_snapshot()")
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
-                if cursor.fetchone()[0] >= len(threads):
-                    return
-                time.sleep(0.05)
-        pytest.fail("the claims never queued behind the held upload")
-    time.sleep(1.0)
-    assert all(t.is_alive() for t in threads), "a claim finished while the upload was held"
-
-
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.skipif(connection.vendor not in ("postgresql", "sqlite"), reason="the lock held is database-specific")
-def test_two_claims_at_the_same_moment_hand_the_upload_to_one(rm1):
+def test_two_claims_at_the_same_moment_hand_the_upload_to_one(rm1, lock_waiters):
     """Two confirms of one token (a double click) get as far as claiming together: the test holds
     the upload (PostgreSQL: its row, FOR UPDATE; SQLite: the write lock of an open transaction)
     until both wait on it, then lets them go at once."""
@@ -162,9 +140,11 @@ def test_two_claims_at_the_same_moment_hand_the_upload_to_one(rm1):
         PendingUpload.objects.select_for_update().filter(code=token).values_list("pk").get()
         for thread in threads:
             thread.start()
-        wait_until_both_wait(threads)
+        lock_waiters.wait(len(threads))
+        lock_waiters.letting_go()
     for thread in threads:
         thread.join(timeout=30)
+    lock_waiters.assert_waited()
 
     assert sorted(outcome.values(), key=lambda got: got is not None) == [None, (b"the file", {"name": "data.csv"})]
     assert not PendingUpload.objects.exists()

@@ -1,4 +1,3 @@
-import time
 from datetime import timedelta
 
 import pytest
@@ -10,7 +9,7 @@ from config.celery import app as celery_app
 from customers.exchange import pending
 from customers.models import PendingUpload
 from customers.tasks import pending_uploads_purge
-from tests.conftest import lease_held
+from tests.conftest import lease_held, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +50,5 @@ def test_beat_runs_it_every_hour():
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_runs_through_a_real_worker(celery_worker, expired_and_fresh):
     pending_uploads_purge.delay()
-    deadline = time.monotonic() + 15
-    while PendingUpload.objects.count() > 1 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: PendingUpload.objects.count() <= 1)
     assert list(PendingUpload.objects.all()) == [expired_and_fresh]

@@ -13,8 +13,7 @@ from customers.choices import CreditRating, IndustryPosition
 from customers.grading import ATTRIBUTES, CATEGORICAL, BandSpec, CriterionSpec, ScorecardSpec, validate
 from customers.models import Customer, Grade, GradeReason, ScorecardStatus, TierPolicy
 from customers.regrade import active_scorecard, grade_customer_in_python, regrade
-from tests.customers.scorecards import SIMPLE, save_spec
-from tests.factories import CustomerFactory
+from tests.factories import SIMPLE, CustomerFactory, save_spec
 
 pytestmark = pytest.mark.django_db
 

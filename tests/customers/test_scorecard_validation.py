@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from customers.grading import BandSpec, CriterionSpec, ScorecardSpec, validate
-from tests.customers.scorecards import POSITIONS, SIMPLE, categorical, numeric
+from tests.factories import POSITIONS, SIMPLE, categorical, numeric
 
 
 def with_criteria(*criteria, aa="80", a="60"):

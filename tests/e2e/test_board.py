@@ -13,14 +13,13 @@ from crm.roles import Role
 from customers.intake import source_add
 from funnel import services
 from funnel.models import Deal
-from tests.factories import PASSWORD, CustomerFactory, TeamFactory, ensure_shipped_data, make_user
+from tests.factories import PASSWORD, CustomerFactory, TeamFactory, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
 def rm1_deal(live_server, page: Page):
-    ensure_shipped_data()
     rm1 = make_user(Role.RELATIONSHIP_MANAGER, team=TeamFactory(name="East"), username="rm1")
     customer = CustomerFactory(owner=rm1, team=rm1.team, name="华东光伏电站项目有限公司")
     # A statement on file, but no credit report yet.

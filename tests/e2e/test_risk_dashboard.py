@@ -15,7 +15,7 @@ from customers.models import Customer, GradeReason
 from customers.regrade import regrade
 from risk.models import Alert, AlertEventKind, AlertRule, AlertStatus
 from risk.tasks import alerts_evaluate
-from tests.factories import PASSWORD, CustomerFactory, TeamFactory, ensure_shipped_data, make_user
+from tests.factories import PASSWORD, CustomerFactory, TeamFactory, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -31,7 +31,6 @@ def hourly_run_raises() -> int:
 
 @pytest.fixture
 def downgraded(live_server):
-    ensure_shipped_data()
     team = TeamFactory(name="East")
     rm1 = make_user(Role.RELATIONSHIP_MANAGER, team=team, username="rm1")
     make_user(Role.TEAM_MANAGER, team=team, username="manager")

@@ -11,14 +11,13 @@ from crm.roles import Role
 from customers.models import GradeReason, Scorecard
 from customers.regrade import active_scorecard, regrade
 from customers.scoring_services import scorecard_copy
-from tests.factories import PASSWORD, CustomerFactory, TeamFactory, ensure_shipped_data, make_user
+from tests.factories import PASSWORD, CustomerFactory, TeamFactory, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
 def setup(db):
-    ensure_shipped_data()
     admin = make_user(Role.ADMIN, username="admin", is_superuser=True)
     rm = make_user(Role.RELATIONSHIP_MANAGER, team=TeamFactory(name="East"), username="rm1")
     customer = CustomerFactory(

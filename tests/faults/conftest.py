@@ -9,26 +9,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.conftest import broker_at, free_port, require
+from tests.conftest import broker_at, database_url, free_port, require, wait_until
 
 BASE_DIR = Path(settings.BASE_DIR)
 pytestmark = pytest.mark.faults
-
-
-def wait_until(condition, *, seconds: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {seconds} s")
 
 
 class RedisServer:
@@ -117,12 +107,6 @@ class Worker:
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 @pytest.fixture

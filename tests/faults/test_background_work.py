@@ -16,8 +16,8 @@ from customers import tasks
 from customers.models import Customer, Grade, GradeReason, Scorecard
 from customers.regrade import regrade
 from customers.scoring_services import scorecard_copy, scorecard_publish
-from tests.factories import CustomerFactory, ensure_shipped_data
-from tests.faults.conftest import database_url, wait_until
+from tests.conftest import database_url, wait_until
+from tests.factories import CustomerFactory
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -35,7 +35,6 @@ def portfolio(faults, rm1):
         defaults={"task": "crm.tasks.jobs_sweep", "interval": every, "expire_seconds": 10, "enabled": True},
     )
     PeriodicTask.objects.exclude(task="crm.tasks.jobs_sweep").update(enabled=False)
-    ensure_shipped_data()  # the active scorecard, should a flushed test have taken it
     Customer.objects.bulk_create(CustomerFactory.build_batch(CUSTOMERS, owner=rm1, team=rm1.team), batch_size=2000)
     regrade(reason=GradeReason.SCHEDULED)
     Grade.objects.all().delete()  # only the publication's grades are counted below

@@ -17,7 +17,7 @@ from funnel.exceptions import GateNotMet, NotAllowed
 from funnel.models import ChecklistItem, Deal, ExceptionStatus, Stage, TermsException
 from funnel.services import Funding
 from risk.models import Facility
-from tests.funnel.conftest import approve
+from tests.factories import to_approved
 
 pytestmark = pytest.mark.django_db
 
@@ -181,7 +181,7 @@ def test_finding_1_the_amount_cannot_be_raised_after_approval(client, rm1, dd_de
     ids=["amount", "limit", "no-limit", "spread", "collateral"],
 )
 def test_the_service_refuses_to_change_an_approved_deals_terms(dd_deal, rm1, manager, change):
-    approved = approve(dd_deal, rm1)
+    approved = to_approved(dd_deal, rm1)
     with pytest.raises(NotAllowed, match=re.escape(FIXED)):
         services.deal_update(deal=approved, by=manager, **change)
     dd_deal.refresh_from_db()
@@ -193,12 +193,12 @@ def test_the_service_refuses_to_change_an_approved_deals_terms(dd_deal, rm1, man
 
 
 def test_the_title_of_an_approved_deal_can_still_change(dd_deal, rm1):
-    approved = approve(dd_deal, rm1)
+    approved = to_approved(dd_deal, rm1)
     assert services.deal_update(deal=approved, by=rm1, title="屋顶光伏（一期）") == ["title"]
 
 
 def test_moved_back_to_due_diligence_the_terms_change_and_must_be_approved_again(dd_deal, rm1):
-    approved = approve(dd_deal, rm1)
+    approved = to_approved(dd_deal, rm1)
     back = services.deal_move(deal=approved, to_stage=Stage.DUE_DILIGENCE, seen_stage=Stage.APPROVED, by=rm1)
     services.deal_update(deal=back, by=rm1, proposed_limit=Decimal("20000000.00"))
     with pytest.raises(GateNotMet) as info:
@@ -207,7 +207,7 @@ def test_moved_back_to_due_diligence_the_terms_change_and_must_be_approved_again
 
 
 def test_admin_shows_an_approved_deals_terms_read_only_and_cannot_change_them(client, admin_user, dd_deal, rm1):
-    approved = approve(dd_deal, rm1)
+    approved = to_approved(dd_deal, rm1)
     client.force_login(admin_user)
     change = reverse("admin:funnel_deal_change", args=[approved.pk])
     page = client.get(change).content.decode()
@@ -244,7 +244,7 @@ def test_admin_edits_go_through_the_service_which_refuses_a_deal_approved_meanwh
     model_admin = site._registry[Deal]
     loaded = Deal.objects.get(pk=dd_deal.pk)
     form_class = model_admin.get_form(None, loaded)  # the form the admin got: terms editable
-    approve(dd_deal, rm1)
+    to_approved(dd_deal, rm1)
     data = edit_form(loaded, amount="9000000000.00")
     data["customer"] = loaded.customer_id
     form = form_class(data, instance=loaded)
@@ -296,7 +296,7 @@ def fund(deal: Deal, by, amount: str) -> Deal:
 
 
 def test_a_lower_credit_limit_since_approval_caps_the_funding(dd_deal, rm1):
-    approved = approve(dd_deal, rm1)
+    approved = to_approved(dd_deal, rm1)
     Customer.objects.filter(pk=approved.customer_id).update(credit_limit=Decimal("3000000.00"))  # re-graded
     with pytest.raises(GateNotMet) as info:
         fund(approved, rm1, "3000000.01")
@@ -309,7 +309,7 @@ def test_a_lower_credit_limit_since_approval_caps_the_funding(dd_deal, rm1):
 
 
 def test_without_a_credit_limit_nothing_is_funded(dd_deal, rm1):
-    approved = approve(dd_deal, rm1)
+    approved = to_approved(dd_deal, rm1)
     Customer.objects.filter(pk=approved.customer_id).update(credit_limit=None)
     with pytest.raises(GateNotMet) as info:
         fund(approved, rm1, "1.00")
@@ -322,7 +322,7 @@ def test_an_exception_that_names_a_higher_limit_raises_the_ceiling_to_that_limit
     services.deal_update(deal=dd_deal, by=rm1, amount=Decimal("15000000.00"), proposed_limit=Decimal("15000000.00"))
     exc = services.exception_request(deal=dd_deal, by=rm1, reason="集团担保")
     services.exception_decide(exception=exc, by=manager, approve=True)
-    approved = approve(Deal.objects.get(pk=dd_deal.pk), rm1)
+    approved = to_approved(Deal.objects.get(pk=dd_deal.pk), rm1)
     with pytest.raises(GateNotMet) as info:
         fund(approved, rm1, "15000000.01")
     assert info.value.problems == ["The funded amount is above the approved limit of 15,000,000.00 CNY."]

@@ -10,10 +10,11 @@ from django.db import IntegrityError, transaction
 from funnel import services
 from funnel.exceptions import NotAllowed
 from funnel.models import ExceptionStatus, Stage, TermsException
-from tests.funnel.test_gates import CHANGE_TERMS, move, refused, set_terms, tick_all, to_approved, to_due_diligence
+from tests.factories import move, refused, set_terms, tick_all, to_approved, to_due_diligence
 
 pytestmark = pytest.mark.django_db
 
+CHANGE_TERMS = "Change the terms, or ask a team manager to approve an exception for these terms."
 SPREAD_PROBLEM = "The rate spread must be at least 80 bp for Tier AA (proposed: 60 bp)."
 
 

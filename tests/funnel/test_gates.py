@@ -8,12 +8,12 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from customers.models import Customer, TierPolicy
+from customers.models import TierPolicy
 from funnel import services
-from funnel.exceptions import GateNotMet
-from funnel.models import ChecklistItem, Deal, Stage, StageMove
+from funnel.models import ChecklistItem, Stage, StageMove
 from funnel.services import Funding
 from risk.models import Facility
+from tests.factories import last_move, move, refused, set_customer, set_terms, tick_all, to_approved, to_due_diligence
 
 pytestmark = pytest.mark.django_db
 
@@ -21,57 +21,6 @@ SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
 CHANGE_TERMS = "Change the terms, or ask a team manager to approve an exception for these terms."
 FUNDED_IS_CLOSED = "A funded deal is closed and cannot be moved."
 ONLY_APPROVED_FUNDED = "Only an approved deal can be funded."
-
-
-# --- helpers (also used by the other funnel test modules) --------------------------------------
-def move(deal: Deal, to_stage: str, by, **kwargs) -> Deal:
-    """Move as the board does, naming the stage the deal is in now; ``deal`` is refreshed."""
-    deal.refresh_from_db()
-    moved = services.deal_move(deal=deal, to_stage=to_stage, seen_stage=deal.stage, by=by, **kwargs)
-    deal.refresh_from_db()
-    return moved
-
-
-def refused(deal: Deal, to_stage: str, by, **kwargs) -> list[str]:
-    """Try the move, expect it refused; return the problems and check nothing was written."""
-    deal.refresh_from_db()
-    before = (deal.stage, StageMove.objects.filter(deal=deal).count())
-    with pytest.raises(GateNotMet) as info:
-        services.deal_move(deal=deal, to_stage=to_stage, seen_stage=deal.stage, by=by, **kwargs)
-    deal.refresh_from_db()
-    assert (deal.stage, StageMove.objects.filter(deal=deal).count()) == before
-    return info.value.problems
-
-
-def tick_all(deal: Deal, by, *, except_names: tuple[str, ...] = ()) -> None:
-    for item in ChecklistItem.objects.filter(is_active=True).exclude(name__in=except_names):
-        services.checklist_set(deal=deal, item=item, by=by, done=True)
-
-
-def to_due_diligence(deal: Deal, by) -> Deal:
-    move(deal, Stage.PRELIMINARY, by)
-    return move(deal, Stage.DUE_DILIGENCE, by)
-
-
-def to_approved(deal: Deal, by) -> Deal:
-    to_due_diligence(deal, by)
-    tick_all(deal, by)
-    return move(deal, Stage.APPROVED, by)
-
-
-def set_customer(customer: Customer, **fields) -> None:
-    """Gates read the customer row; grading outputs are written by the engine, so set them
-    directly here."""
-    Customer.objects.filter(pk=customer.pk).update(**fields)
-
-
-def set_terms(deal: Deal, **fields) -> None:
-    deal.refresh_from_db()
-    services.deal_update(deal=deal, by=deal.owner, **fields)
-
-
-def last_move(deal: Deal) -> StageMove:
-    return StageMove.objects.filter(deal=deal).order_by("-at", "-id").first()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 exactly one move lands, the other is told who moved the deal and where.
 
 The race is made deterministic by holding the deal's lock in the test thread until both movers
-are queued behind it, then letting go:
+are seen queued behind it (the ``lock_waiters`` fixture), then letting go:
 - PostgreSQL: ``SELECT … FOR UPDATE`` on the deal row. Both movers queue on that row lock
   (deal_move reads the deal ``FOR UPDATE`` before checking the gates; its ``UPDATE … WHERE
   stage = 'prospect'`` would stop the second one too). The first to get the row commits; the
@@ -10,11 +10,10 @@ are queued behind it, then letting go:
 - SQLite: no row locks. The project opens every transaction with ``BEGIN IMMEDIATE``
   (``transaction_mode`` in config/settings.py), which takes the database write lock, so the test
   thread's open transaction holds both movers at their ``BEGIN`` (busy timeout 20 s). The
-  second one in reads the deal only after the first committed and finds it moved."""
+  second one in reads the deal only after the first committed and finds it moved.
+Afterwards the test checks that no mover got past the lock before it was let go."""
 
-import sqlite3
 import threading
-import time
 
 import pytest
 from django.db import connection, connections, transaction
@@ -22,51 +21,16 @@ from django.db import connection, connections, transaction
 from funnel import services
 from funnel.exceptions import NotAllowed, StaleDeal
 from funnel.models import ChecklistItem, Deal, Stage, StageMove
-from tests.factories import ensure_shipped_data
-from tests.funnel.test_gates import tick_all, to_due_diligence
+from tests.factories import tick_all, to_due_diligence
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-@pytest.fixture(autouse=True)
-def _shipped_data(transactional_db):
-    ensure_shipped_data()
-
-
 def hold_deal_lock(deal: Deal) -> None:
-    """Inside an open transaction of the test thread, take the lock the movers will need."""
+    """Inside an open transaction of the test thread, take the lock the movers will need. On
+    SQLite, transaction.atomic() already issued BEGIN IMMEDIATE: the test holds the write lock."""
     if connection.vendor == "postgresql":
         Deal.objects.select_for_update().get(pk=deal.pk)
-        return
-    # transaction.atomic() already issued BEGIN IMMEDIATE: we hold the write lock. Prove it
-    # from a second, impatient connection rather than trusting the setting.
-    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
-    probe = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
-    try:
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            probe.execute("BEGIN IMMEDIATE")
-    finally:
-        probe.close()
-
-
-def wait_until_queued(count: int, threads: list[threading.Thread]) -> None:
-    """Give the movers time to reach the lock. On PostgreSQL we can see them waiting."""
-    if connection.vendor == "postgresql":
-        deadline = time.monotonic() + 10
-        with connections["default"].cursor() as cursor:
-            while time.monotonic() < deadline:
-                # Activity statistics are snapshotted once per transaction; we are inside one.
-                cursor.execute("SELECT pg_stat_clear_snapshot()")
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
-                if cursor.fetchone()[0] >= count:
-                    return
-                time.sleep(0.05)
-        pytest.fail("the movers never queued behind the row lock")
-    time.sleep(1.0)  # SQLite's busy handler gives no sign of waiting; a second is plenty
-    assert all(t.is_alive() for t in threads), "a mover finished while the lock was held"
 
 
 MOVES = {
@@ -77,14 +41,12 @@ MOVES = {
 
 
 @pytest.mark.parametrize(("first", "second"), [("preliminary", "lost"), ("preliminary", "due_diligence")])
-def test_of_two_simultaneous_moves_exactly_one_wins(deal, rm1, rm2, first, second):
+def test_of_two_simultaneous_moves_exactly_one_wins(deal, rm1, rm2, lock_waiters, first, second):
     movers = {rm1: MOVES[first], rm2: MOVES[second]}
     outcome: dict = {}
-    start = threading.Barrier(len(movers) + 1)
 
     def attempt(user, kwargs):
         try:
-            start.wait(10)
             outcome[user] = services.deal_move(
                 deal=Deal.objects.get(pk=deal.pk), seen_stage=Stage.PROSPECT, by=user, **kwargs
             )
@@ -98,13 +60,14 @@ def test_of_two_simultaneous_moves_exactly_one_wins(deal, rm1, rm2, first, secon
         hold_deal_lock(deal)
         for t in threads:
             t.start()
-        start.wait(10)
-        wait_until_queued(len(movers), threads)
+        lock_waiters.wait(len(movers))
         # Nothing got past the lock while we hold it.
         assert StageMove.objects.filter(deal=deal).count() == 1
+        lock_waiters.letting_go()
     for t in threads:
         t.join(30)
     assert not any(t.is_alive() for t in threads)
+    lock_waiters.assert_waited()
 
     winners = [user for user, result in outcome.items() if isinstance(result, Deal)]
     losers = [user for user, result in outcome.items() if isinstance(result, StaleDeal)]
@@ -145,7 +108,9 @@ def untick_site_visit(deal_pk: int, by) -> None:
     ],
     ids=["terms", "checklist"],
 )
-def test_an_edit_cannot_slip_in_between_the_gate_check_and_the_move(deal, rm1, rm2, monkeypatch, edit, refusal):
+def test_an_edit_cannot_slip_in_between_the_gate_check_and_the_move(
+    deal, rm1, rm2, lock_waiters, monkeypatch, edit, refusal
+):
     """rm1 approves the deal; while the service checks the gates, rm2 submits an edit that would
     have failed them. The edit waits for the move and is then refused: the deal is never
     Approved on terms or a checklist nobody checked."""
@@ -184,12 +149,16 @@ def test_an_edit_cannot_slip_in_between_the_gate_check_and_the_move(deal, rm1, r
     mover.start()
     assert gates_checked.wait(10)
     editor.start()
-    editor.join(1.0)
-    edited_meanwhile = not editor.is_alive()
-    carry_on.set()
+    try:
+        lock_waiters.wait(1)  # the edit queues behind the move's lock
+        edited_meanwhile = "edit" in outcome
+    finally:
+        lock_waiters.letting_go()
+        carry_on.set()
     mover.join(30)
     editor.join(30)
     assert not mover.is_alive() and not editor.is_alive()
+    lock_waiters.assert_waited()
 
     assert not edited_meanwhile, "the edit went through while the move was checking the gates"
     assert isinstance(outcome["move"], Deal), outcome

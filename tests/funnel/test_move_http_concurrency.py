@@ -3,11 +3,10 @@ server. Exactly one move is applied; the other person is told who moved the deal
 (409), even when what they asked for is no move at all from where the deal went.
 
 The race is made certain rather than hoped for: the test holds the deal's row (PostgreSQL:
-SELECT … FOR UPDATE; SQLite: the database write lock) while both requests arrive, so both have
-read the deal in the stage they saw and wait at their write; then it lets go."""
+SELECT … FOR UPDATE; SQLite: the database write lock) until both requests are seen waiting for
+it; then it lets go."""
 
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,8 +19,7 @@ from django.utils import timezone
 
 from funnel import services
 from funnel.models import Deal, StageMove
-from tests.factories import ensure_shipped_data
-from tests.funnel.conftest import approve, graded
+from tests.factories import make_graded_customer, to_approved
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -83,17 +81,16 @@ def drop(deal: Deal, seen: str, to_stage: str) -> dict:
 
 @pytest.mark.parametrize("race", RACES.values(), ids=RACES.keys())
 def test_of_two_simultaneous_drops_on_different_columns_one_lands_the_other_is_told_who(
-    live_server, rm1, manager, race
+    live_server, lock_waiters, rm1, manager, race
 ):
     """rm1 drops on the board (htmx), the manager submits the deal page's form (plain POST)."""
-    ensure_shipped_data()
-    customer = graded({"owner": rm1, "team": rm1.team, "name": "华东光伏电站项目有限公司"})
+    customer = make_graded_customer(owner=rm1, team=rm1.team, name="华东光伏电站项目有限公司")
     deal = services.deal_create(
         by=rm1, customer=customer, title="光伏电站二期融资", project_type="renewable", amount=Decimal("80000000")
     )
     seen, rm1_target, manager_target = race
     if seen == "approved":
-        deal = approve(deal, rm1)
+        deal = to_approved(deal, rm1)
     moves_before = StageMove.objects.filter(deal=deal).count()
     cookies = {"rm1": session_cookie(rm1), "manager": session_cookie(manager)}
     results: list = []
@@ -109,14 +106,16 @@ def test_of_two_simultaneous_drops_on_different_columns_one_lands_the_other_is_t
             kwargs={"htmx": False},
         ),
     ]
-    with transaction.atomic():
+    with transaction.atomic():  # SQLite: BEGIN IMMEDIATE, the database write lock
         Deal.objects.select_for_update().filter(pk=deal.pk).exists()
         for thread in threads:
             thread.start()
-        time.sleep(1.5)  # both requests are in, waiting for the row
+        lock_waiters.wait(2)  # both requests are in, waiting for the row
         assert results == []
+        lock_waiters.letting_go()
     for thread in threads:
         thread.join(30)
+    lock_waiters.assert_waited()
 
     statuses = {who: status for who, status, _ in results}
     assert sorted(statuses.values()) in ([200, 409], [302, 409]), statuses

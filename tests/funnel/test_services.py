@@ -11,8 +11,7 @@ from funnel import services
 from funnel.exceptions import NotAllowed, StaleDeal
 from funnel.models import ChecklistCheck, ChecklistItem, Deal, Stage, StageMove, StageSetting
 from funnel.services import Funding
-from tests.factories import DealFactory
-from tests.funnel.test_gates import last_move, move, set_customer, tick_all, to_approved, to_due_diligence
+from tests.factories import DealFactory, last_move, move, set_customer, tick_all, to_approved, to_due_diligence
 
 pytestmark = pytest.mark.django_db
 

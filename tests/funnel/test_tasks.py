@@ -12,8 +12,7 @@ from funnel import services
 from funnel.models import Deal, Stage, StageSetting
 from funnel.tasks import deals_flag_stale
 from tests.conftest import lease_held, wait_for
-from tests.factories import ensure_shipped_data
-from tests.funnel.test_gates import move
+from tests.factories import move
 
 pytestmark = pytest.mark.django_db
 
@@ -142,15 +141,9 @@ def test_the_task_skips_while_another_run_holds_the_lock(timed_deal, clock):
     assert deals_flag_stale()["flagged"] == 1
 
 
-@pytest.fixture
-def shipped_data(transactional_db):
-    """Stage settings and the scorecard, should an earlier flush have left them out."""
-    ensure_shipped_data()
-
-
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_task_flags_through_a_real_worker(shipped_data, celery_worker, ready_customer, rm1):
+def test_the_task_flags_through_a_real_worker(celery_worker, ready_customer, rm1):
     deal = services.deal_create(
         by=rm1,
         customer=ready_customer,

@@ -10,8 +10,7 @@ from django.utils.formats import date_format
 
 from funnel import services
 from funnel.models import ChecklistCheck, ChecklistItem, Deal, DealDocument, StageMove, TermsException
-from tests.factories import DealFactory, make_user
-from tests.funnel.conftest import approve
+from tests.factories import DealFactory, make_user, to_approved
 
 pytestmark = pytest.mark.django_db
 
@@ -199,7 +198,7 @@ def test_move_back_from_a_page_loaded_before_the_deal_was_funded_is_a_conflict_n
 ):
     """Due diligence is no target from Funded at all; what rm1 needs to hear is that the manager
     funded the deal meanwhile, not that the field is wrong."""
-    approved = approve(deal, rm1)
+    approved = to_approved(deal, rm1)
     services.deal_move(
         deal=approved,
         to_stage="funded",

@@ -9,13 +9,12 @@ The overlap is made certain, not hoped for:
 - behind a lock: customers that were bad once and recovered have condition rows; the test holds
   those rows (``SELECT … FOR UPDATE``; SQLite: an open write transaction) until both runs are
   queued behind them, then lets both loose at once.
+Either way the waiting is seen (the ``lock_waiters`` fixture), not assumed after a pause.
 The second run in must read the conditions the first one committed and raise nothing."""
 
 import dataclasses
 import datetime
-import sqlite3
 import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -35,14 +34,11 @@ from risk.models import (
     AlertSeverity,
     AlertStatus,
 )
-from tests.factories import CustomerFactory
+from tests.factories import AlertRuleFactory, CustomerFactory
 
 pytestmark = [
     pytest.mark.services,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(
-        connection.vendor not in ("postgresql", "sqlite"), reason="the lock being held is database-specific"
-    ),
 ]
 
 CUSTOMERS = 60
@@ -57,8 +53,8 @@ def small_batches(monkeypatch):
 @pytest.fixture
 def rules(db):
     return [
-        AlertRule.objects.create(name="Review overdue", kind=AlertKind.REVIEW_OVERDUE, severity=AlertSeverity.INFO),
-        AlertRule.objects.create(name="Debt ratio", kind=AlertKind.DEBT_RATIO_HIGH, severity=AlertSeverity.WARNING),
+        AlertRuleFactory(name="Review overdue", kind=AlertKind.REVIEW_OVERDUE, severity=AlertSeverity.INFO),
+        AlertRuleFactory(name="Debt ratio", kind=AlertKind.DEBT_RATIO_HIGH, severity=AlertSeverity.WARNING),
     ]
 
 
@@ -84,27 +80,6 @@ def run_in_thread(outcome: dict, name: str) -> threading.Thread:
     return threading.Thread(target=run, name=name)
 
 
-def wait_until_queued(count: int, threads: list[threading.Thread]) -> None:
-    """Until ``count`` other connections wait on a lock. PostgreSQL shows them waiting; SQLite's
-    busy handler gives no sign, so a second is allowed and the threads must still be running."""
-    if connection.vendor == "postgresql":
-        deadline = time.monotonic() + 10
-        with connections["default"].cursor() as cursor:
-            while time.monotonic() < deadline:
-                # Activity statistics are snapshotted once per transaction; we may be in one.
-                cursor.execute("SELECT pg_stat_clear_snapshot()")
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
-                )
-                if cursor.fetchone()[0] >= count:
-                    return
-                time.sleep(0.05)
-        pytest.fail(f"{count} evaluation(s) never queued behind the lock")
-    time.sleep(1.0)
-    assert all(t.is_alive() for t in threads), "an evaluation finished while the lock was held"
-
-
 def assert_one_alert_per_customer_and_rule(customers: list[Customer], rules: list[AlertRule]) -> None:
     open_alerts = Alert.objects.filter(status=AlertStatus.OPEN)
     assert open_alerts.count() == len(customers) * len(rules)
@@ -118,7 +93,9 @@ def assert_one_alert_per_customer_and_rule(customers: list[Customer], rules: lis
     assert AlertCondition.objects.filter(is_bad=True).count() == len(customers) * len(rules)
 
 
-def test_a_second_run_started_while_the_first_is_mid_batch_raises_nothing_twice(bad_customers, rules, monkeypatch):
+def test_a_second_run_started_while_the_first_is_mid_batch_raises_nothing_twice(
+    bad_customers, rules, lock_waiters, monkeypatch
+):
     # "Debt ratio" is the first rule by name, so the first run stops in its first batch of all.
     assert AlertRule.objects.filter(enabled=True).first() == rules[1]
     kind = KINDS[AlertKind.DEBT_RATIO_HIGH]
@@ -139,13 +116,15 @@ def test_a_second_run_started_while_the_first_is_mid_batch_raises_nothing_twice(
         first.start()
         assert paused.wait(20), "the first run never reached its first batch"
         second.start()
-        wait_until_queued(1, [first, second])
+        lock_waiters.wait(1)
         assert not Alert.objects.exists()  # the first run's alerts are not committed yet
     finally:
+        lock_waiters.letting_go()
         carry_on.set()
         first.join(60)
         second.join(60)
     assert not first.is_alive() and not second.is_alive()
+    lock_waiters.assert_waited()
 
     assert not any(isinstance(result, Exception) for result in outcome.values()), outcome
     assert outcome["first"]["raised"] >= BATCH  # the batch it was paused in was its own
@@ -155,23 +134,16 @@ def test_a_second_run_started_while_the_first_is_mid_batch_raises_nothing_twice(
 
 
 def hold_conditions(rules: list[AlertRule]) -> None:
-    """Inside an open transaction of the test thread, take what both runs will need."""
+    """Inside an open transaction of the test thread, take what both runs will need. On SQLite,
+    transaction.atomic() already issued BEGIN IMMEDIATE: the test holds the write lock."""
     if connection.vendor == "postgresql":
         held = list(AlertCondition.objects.select_for_update().filter(rule__in=rules).values_list("pk", flat=True))
         assert len(held) == CUSTOMERS * len(rules)
-        return
-    # transaction.atomic() issued BEGIN IMMEDIATE: we hold the write lock. Prove it from a
-    # second, impatient connection rather than trusting the setting.
-    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
-    probe = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
-    try:
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            probe.execute("BEGIN IMMEDIATE")
-    finally:
-        probe.close()
 
 
-def test_two_runs_let_loose_at_once_on_relapsed_customers_raise_each_alert_once(bad_customers, rules, risk_officer):
+def test_two_runs_let_loose_at_once_on_relapsed_customers_raise_each_alert_once(
+    bad_customers, rules, lock_waiters, risk_officer
+):
     """The customers were bad before (alerts resolved, conditions back to good): both runs find
     the condition rows there and queue on them, then race for them."""
     evaluate()
@@ -185,11 +157,13 @@ def test_two_runs_let_loose_at_once_on_relapsed_customers_raise_each_alert_once(
         hold_conditions(rules)
         for run in runs:
             run.start()
-        wait_until_queued(len(runs), runs)
+        lock_waiters.wait(len(runs))
         assert not Alert.objects.exclude(pk__in=earlier).exists()
+        lock_waiters.letting_go()
     for run in runs:
         run.join(60)
     assert not any(run.is_alive() for run in runs)
+    lock_waiters.assert_waited()
 
     assert not any(isinstance(result, Exception) for result in outcome.values()), outcome
     assert outcome["one"]["raised"] + outcome["two"]["raised"] == CUSTOMERS * len(rules)

@@ -15,8 +15,7 @@ from crm.roles import Role
 from customers.models import Grade, GradeReason
 from risk.assignment import AssignmentRefused, alert_assign
 from risk.models import Alert, AlertEvent, AlertEventKind, AlertRule, AlertSeverity, AlertStatus
-from tests.factories import CustomerFactory, DealFactory, make_user
-from tests.risk.conftest import SCHEDULE, add_installments, make_facility
+from tests.factories import SCHEDULE, CustomerFactory, DealFactory, FacilityFactory, add_installments, make_user
 
 T0 = datetime.datetime(2025, 6, 1, 2, 0, tzinfo=datetime.UTC)  # 10:00 in Shanghai
 DOWNGRADE_OBSERVED = {
@@ -385,7 +384,7 @@ def test_detail_shows_the_events_with_who_when_and_note(client, rm1, manager, cu
 
 
 def test_detail_of_payment_overdue_shows_amount_days_and_facilities(client, rm1, customer):
-    facility = make_facility(customer)
+    facility = FacilityFactory(customer=customer)
     add_installments(facility, SCHEDULE)
     rule = make_rule("Overdue 30 days", "payment_overdue", "warning")
     alert = make_alert(

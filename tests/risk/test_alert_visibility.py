@@ -5,15 +5,14 @@ import pytest
 
 from customers.models import Customer
 from risk.access import alerts_for
-from risk.models import Alert, AlertRule
+from tests.factories import AlertFactory, AlertRuleFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def alert(customer):
-    rule = AlertRule.objects.create(name="Downgrade", kind="tier_downgrade", severity="critical")
-    return Alert.objects.create(customer=customer, rule=rule, severity="critical")
+    return AlertFactory(customer=customer, rule=AlertRuleFactory(name="Downgrade", severity="critical"))
 
 
 def test_an_inserted_alert_gets_its_customers_owner_and_team(alert, customer):

@@ -22,8 +22,7 @@ from risk.models import (
     Facility,
 )
 from risk.selectors import facilities_overdue_more_than
-from tests.factories import CustomerFactory
-from tests.risk.conftest import SCHEDULE, add_installments, add_repayments, make_facility
+from tests.factories import SCHEDULE, CustomerFactory, FacilityFactory, add_installments, add_repayments
 
 D = Decimal
 T0 = datetime.datetime(2025, 6, 1, 2, 0, tzinfo=datetime.UTC)
@@ -199,10 +198,10 @@ def test_overdue_rule_and_the_facility_selector_agree_on_who_is_overdue(rm1):
         ],
     }
     for rows in cases.values():
-        facility = make_facility(CustomerFactory(owner=rm1, team=rm1.team))
+        facility = FacilityFactory(customer=CustomerFactory(owner=rm1, team=rm1.team))
         add_installments(facility, SCHEDULE)
         add_repayments(facility, rows)
-    make_facility(CustomerFactory(owner=rm1, team=rm1.team))  # no schedule: never overdue
+    FacilityFactory(customer=CustomerFactory(owner=rm1, team=rm1.team))  # no schedule: never overdue
     kind = KINDS[AlertKind.PAYMENT_OVERDUE]
     seen = set()
     for today in (datetime.date(2025, m, d) for m, d in [(3, 31), (4, 1), (4, 30), (5, 1), (5, 9), (5, 31), (7, 15)]):
@@ -216,7 +215,7 @@ def test_overdue_rule_and_the_facility_selector_agree_on_who_is_overdue(rm1):
 
 def test_overdue_rule_tiers_limit_who_is_watched(scheduled, other_customer):
     rule_for(AlertKind.PAYMENT_OVERDUE, tiers=["B"])
-    add_installments(make_facility(other_customer), SCHEDULE)
+    add_installments(FacilityFactory(customer=other_customer), SCHEDULE)
     Customer.objects.filter(pk=other_customer.pk).update(tier="B")
     assert evaluate(today=datetime.date(2025, 6, 1))["raised"] == 1
     assert Alert.objects.get().customer == other_customer
@@ -233,8 +232,8 @@ def set_limit(customer: Customer, limit: str | None) -> None:
 
 
 def test_it_raises_when_open_facilities_draw_more_than_the_credit_limit(customer, breach_rule):
-    make_facility(customer, drawn="1000000.00")
-    repaid = make_facility(customer, drawn="300000.00")
+    FacilityFactory(customer=customer, drawn=D("1000000.00"))
+    repaid = FacilityFactory(customer=customer, drawn=D("300000.00"))
     Facility.objects.filter(pk=repaid.pk).update(outstanding=D("0.00"))  # repaid in full: not open
     set_limit(customer, "1000000.00")
     assert evaluate()["raised"] == 0  # equal is not above
@@ -245,13 +244,13 @@ def test_it_raises_when_open_facilities_draw_more_than_the_credit_limit(customer
 
 
 def test_customer_without_credit_limit_has_nothing_to_breach(customer, breach_rule):
-    make_facility(customer)
+    FacilityFactory(customer=customer)
     set_limit(customer, None)
     assert evaluate()["raised"] == 0
 
 
 def test_breach_stays_quiet_then_raises_after_recovery_and_relapse(customer, breach_rule, risk_officer):
-    make_facility(customer, drawn="1000000.00")
+    FacilityFactory(customer=customer, drawn=D("1000000.00"))
     set_limit(customer, "800000.00")
     evaluate()
     before = counts()
@@ -269,7 +268,7 @@ def test_breach_stays_quiet_then_raises_after_recovery_and_relapse(customer, bre
 def test_rule_tiers_limit_who_is_watched(customer, other_customer):
     rule_for(AlertKind.LIMIT_BREACH, tiers=["AA"])
     for c in (customer, other_customer):
-        make_facility(c)
+        FacilityFactory(customer=c)
         set_limit(c, "1.00")
     Customer.objects.filter(pk=customer.pk).update(tier="AA")
     assert evaluate()["raised"] == 1
@@ -277,7 +276,7 @@ def test_rule_tiers_limit_who_is_watched(customer, other_customer):
 
 
 def test_disabled_rule_and_rule_ids_select_what_is_evaluated(customer, breach_rule):
-    make_facility(customer)
+    FacilityFactory(customer=customer)
     set_limit(customer, "1.00")
     other = rule_for(AlertKind.LIMIT_BREACH, enabled=False)
     assert evaluate(rule_ids=[other.pk])["raised"] == 0
@@ -288,7 +287,7 @@ def test_disabled_rule_and_rule_ids_select_what_is_evaluated(customer, breach_ru
 def test_running_twice_creates_nothing_new(customer, other_customer, downgrade_rule, breach_rule):
     graded_as(customer, "AA", "88.00", {})
     graded_as(customer, "A", "71.00", {})
-    make_facility(other_customer)
+    FacilityFactory(customer=other_customer)
     set_limit(other_customer, "1.00")
     assert evaluate()["raised"] == 2
     before = counts()
@@ -297,7 +296,7 @@ def test_running_twice_creates_nothing_new(customer, other_customer, downgrade_r
 
 
 def test_a_rerun_minutes_later_rewrites_no_row_and_the_next_hourly_run_refreshes_last_seen(customer, breach_rule):
-    make_facility(customer)
+    FacilityFactory(customer=customer)
     set_limit(customer, "1.00")
     with time_machine.travel(T0, tick=False):
         evaluate()
@@ -357,7 +356,7 @@ def test_an_unresolved_alert_written_outside_the_evaluation_is_not_duplicated(cu
     refuses a second one, and the evaluation notes on the existing alert that it saw the
     condition, instead of failing."""
     existing = Alert.objects.create(customer=customer, rule=breach_rule, severity="warning")
-    make_facility(customer)
+    FacilityFactory(customer=customer)
     set_limit(customer, "1.00")
     assert evaluate() == {"raised": 0, "seen_again": 1, "still_bad": 0, "recovered": 0}
     assert list(Alert.objects.all()) == [existing]
@@ -368,7 +367,7 @@ def test_an_unresolved_alert_written_outside_the_evaluation_is_not_duplicated(cu
 # --- Lifecycle -------------------------------------------------------------------------------------
 @pytest.fixture
 def alert(customer, breach_rule):
-    make_facility(customer)
+    FacilityFactory(customer=customer)
     set_limit(customer, "1.00")
     evaluate()
     return Alert.objects.get()

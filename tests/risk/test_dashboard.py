@@ -21,8 +21,7 @@ from risk.dashboard import Figures, Kpi, default_baseline, percent, risk_report,
 from risk.dashboard.forms import DashboardForm
 from risk.models import Alert, AlertRule, AlertStatus, RiskMonth
 from tests.conftest import broker_at, free_port, silent_server
-from tests.factories import CustomerFactory, customer_form_data, make_user
-from tests.risk.conftest import add_installments, make_facility
+from tests.factories import CustomerFactory, FacilityFactory, add_installments, customer_form_data, make_user
 
 D = Decimal
 NOW = datetime(2026, 4, 15, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -249,9 +248,9 @@ def live(now, customer, other_customer, west_customer):
     Customer.objects.filter(pk=west_customer.pk).update(
         tier="AA", watch_review_by=TODAY + timedelta(days=1), next_review_date=TODAY - timedelta(days=40)
     )
-    make_facility(customer, drawn="1234567.89")
-    make_facility(other_customer, drawn="2222222.22")
-    make_facility(west_customer, drawn="9876543.21")
+    FacilityFactory(customer=customer, drawn=D("1234567.89"))
+    FacilityFactory(customer=other_customer, drawn=D("2222222.22"))
+    FacilityFactory(customer=west_customer, drawn=D("9876543.21"))
     rule = AlertRule.objects.create(
         name="Payment more than 30 days overdue", kind="payment_overdue", severity="critical"
     )
@@ -513,7 +512,7 @@ def test_page_query_count_does_not_grow_with_alerts_and_facilities(
             watch_review_by=TODAY + timedelta(days=n),
             next_review_date=TODAY - timedelta(days=n + 1),
         )
-        f = make_facility(c, drawn=f"{1000 + n}.00")
+        f = FacilityFactory(customer=c, drawn=D(f"{1000 + n}.00"))
         add_installments(f, [(TODAY - timedelta(days=5), "10.00", "1.00")])
         for rule in rules:
             Alert.objects.create(customer=c, rule=rule, severity=rule.severity, opened_at=NOW - timedelta(days=n))
@@ -531,7 +530,7 @@ def test_page_answers_fast_and_says_processing_is_delayed_with_the_broker_down(c
     """The dashboard never talks to the broker; when an action could not queue its job, the page
     still answers within 2 seconds and carries the notice."""
 
-    make_facility(customer, drawn="5000.00")
+    FacilityFactory(customer=customer, drawn=D("5000.00"))
     client.force_login(rm1)
 
     def timed_get():

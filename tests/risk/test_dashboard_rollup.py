@@ -33,10 +33,17 @@ from crm.scope import Scope
 from customers.models import Customer
 from funnel.models import Stage
 from risk.dashboard import MONTHS_KEPT, risk_report, rollup_rebuild, rollup_rows
-from risk.models import Alert, AlertRule, Facility, RiskMonth
+from risk.models import Alert, Facility, RiskMonth
 from risk.selectors import with_overdue
-from tests.factories import CustomerFactory, DealFactory
-from tests.risk.conftest import add_installments, add_repayments, make_facility
+from tests.factories import (
+    AlertFactory,
+    AlertRuleFactory,
+    CustomerFactory,
+    DealFactory,
+    FacilityFactory,
+    add_installments,
+    add_repayments,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -58,12 +65,11 @@ def tiered(customer, tier: str) -> Customer:
 
 
 def facility(customer, outstanding: str) -> Facility:
-    return make_facility(customer, drawn=outstanding)
+    return FacilityFactory(customer=customer, drawn=D(outstanding))
 
 
 def alert(customer, opened_at: datetime) -> Alert:
-    rule = AlertRule.objects.create(name=f"rule {opened_at}", kind="tier_downgrade", severity="warning")
-    return Alert.objects.create(customer=customer, rule=rule, severity="warning", opened_at=opened_at)
+    return AlertFactory(customer=customer, rule=AlertRuleFactory(severity="warning"), opened_at=opened_at)
 
 
 def screened(customer, stage: str, rank: int, at: datetime):
@@ -320,7 +326,7 @@ def test_rebuild_outside_a_transaction_is_idempotent(customer):
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_second_rebuild_waits_for_the_first_and_replaces_its_rows(customer):
+def test_a_second_rebuild_waits_for_the_first_and_replaces_its_rows(customer, lock_waiters):
     """Should two rebuilds ever meet (the job lock keeps them apart), the second waits for the
     first to commit (PostgreSQL: a table lock; SQLite: one writer at a time) and then replaces
     its rows, instead of failing on them or keeping both sets."""
@@ -358,10 +364,15 @@ def test_a_second_rebuild_waits_for_the_first_and_replaces_its_rows(customer):
     threads[0].start()
     assert first_done.wait(10)
     threads[1].start()
-    assert not second_done.wait(1), "the second rebuild should wait for the first"
-    release.set()
+    try:
+        lock_waiters.wait(1)  # the second rebuild waits for the first
+        assert not second_done.is_set()
+    finally:
+        lock_waiters.letting_go()
+        release.set()
     for thread in threads:
         thread.join(30)
+    lock_waiters.assert_waited()
     assert not errors
     assert second_done.is_set()
     assert rows() == expected

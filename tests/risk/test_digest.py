@@ -9,9 +9,9 @@ from django.urls import reverse
 from crm.models import User
 from crm.roles import Role
 from risk.digest import digest_send
-from risk.models import Alert, AlertDigest, AlertKind, AlertRule, AlertSeverity, AlertStatus
+from risk.models import Alert, AlertDigest, AlertKind, AlertSeverity, AlertStatus
 from tests.conftest import free_port
-from tests.factories import make_user
+from tests.factories import AlertFactory, AlertRuleFactory, make_user
 
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
 RUN = datetime.datetime(2025, 6, 3, 7, 30, tzinfo=SHANGHAI)  # beat's 07:30 run
@@ -32,10 +32,8 @@ def clock():
 
 
 def raise_alert(customer, name: str, *, opened_at, severity=AlertSeverity.CRITICAL, **fields) -> Alert:
-    rule = AlertRule.objects.create(name=name, kind=AlertKind.LIMIT_BREACH, severity=severity)
-    return Alert.objects.create(
-        customer=customer, rule=rule, severity=severity, opened_at=opened_at, last_seen_at=opened_at, **fields
-    )
+    rule = AlertRuleFactory(name=name, kind=AlertKind.LIMIT_BREACH, severity=severity)
+    return AlertFactory(customer=customer, rule=rule, opened_at=opened_at, **fields)
 
 
 def link(alert: Alert) -> str:

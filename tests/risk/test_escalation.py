@@ -9,7 +9,7 @@ from crm.roles import Role
 from risk.alerts import alert_acknowledge
 from risk.escalation import _escalate_one, alerts_escalate
 from risk.models import Alert, AlertEvent, AlertEventKind, AlertKind, AlertRule, AlertSeverity
-from tests.factories import CustomerFactory, make_user
+from tests.factories import AlertFactory, AlertRuleFactory, CustomerFactory, make_user
 
 OPENED = datetime.datetime(2025, 6, 2, 1, 0, tzinfo=datetime.UTC)
 HOUR = datetime.timedelta(hours=1)
@@ -23,17 +23,12 @@ def clock():
 
 
 def rule(hours: int | None = 24, severity=AlertSeverity.CRITICAL) -> AlertRule:
-    return AlertRule.objects.create(
-        name=f"rule {AlertRule.objects.count()}",
-        kind=AlertKind.LIMIT_BREACH,
-        severity=severity,
-        escalate_after_hours=hours,
-    )
+    return AlertRuleFactory(kind=AlertKind.LIMIT_BREACH, severity=severity, escalate_after_hours=hours)
 
 
 def raise_alert(customer, rule: AlertRule) -> Alert:
     """Raised now (the clock's time), as evaluation would."""
-    return Alert.objects.create(customer=customer, rule=rule, severity=rule.severity)
+    return AlertFactory(customer=customer, rule=rule)
 
 
 def escalation_of(alert: Alert) -> tuple:

@@ -13,8 +13,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from risk import selectors, services
 from risk.exceptions import RepaymentRefused, ScheduleRefused
 from risk.models import Facility, Repayment, RepaymentInstallment
-from tests.factories import CustomerFactory, ensure_shipped_data
-from tests.risk.conftest import SCHEDULE, add_installments, add_repayments, make_facility
+from tests.factories import SCHEDULE, CustomerFactory, FacilityFactory, add_installments, add_repayments
 
 D = Decimal
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -142,7 +141,7 @@ DAYS = [
 def test_set_based_figures_equal_the_per_facility_ones(rm1):
     facilities = []
     for schedule, repayments in MIXED:
-        facility = make_facility(CustomerFactory(owner=rm1, team=rm1.team))
+        facility = FacilityFactory(customer=CustomerFactory(owner=rm1, team=rm1.team))
         add_installments(facility, schedule)
         add_repayments(facility, repayments)
         facilities.append(facility)
@@ -158,7 +157,7 @@ def test_set_based_figures_equal_the_per_facility_ones(rm1):
 @pytest.mark.django_db
 def test_annotation_is_one_query_for_many_facilities(rm1, django_assert_num_queries):
     for schedule, repayments in MIXED:
-        facility = make_facility(CustomerFactory(owner=rm1, team=rm1.team))
+        facility = FacilityFactory(customer=CustomerFactory(owner=rm1, team=rm1.team))
         add_installments(facility, schedule)
         add_repayments(facility, repayments)
 
@@ -170,13 +169,13 @@ def test_annotation_is_one_query_for_many_facilities(rm1, django_assert_num_quer
 
 @pytest.mark.django_db
 def test_alert_question_more_than_n_days_overdue(rm1):
-    on_time = make_facility(CustomerFactory(owner=rm1, team=rm1.team))
+    on_time = FacilityFactory(customer=CustomerFactory(owner=rm1, team=rm1.team))
     add_installments(on_time, SCHEDULE)
     add_repayments(on_time, [(datetime.date(2025, 6, 1), "313500.00")])
-    late_46 = make_facility(CustomerFactory(owner=rm1, team=rm1.team))
+    late_46 = FacilityFactory(customer=CustomerFactory(owner=rm1, team=rm1.team))
     add_installments(late_46, SCHEDULE)
     add_repayments(late_46, [(datetime.date(2025, 3, 31), "105000.00")])
-    late_76 = make_facility(CustomerFactory(owner=rm1, team=rm1.team))
+    late_76 = FacilityFactory(customer=CustomerFactory(owner=rm1, team=rm1.team))
     add_installments(late_76, SCHEDULE)
 
     def more_than(days: int) -> set[int]:
@@ -242,7 +241,7 @@ def test_schedule_set_refuses_an_invalid_schedule(facility, rm1, rows, message):
 
 @pytest.mark.django_db
 def test_schedule_set_refuses_dates_before_the_start(rm1, customer):
-    facility = make_facility(customer)
+    facility = FacilityFactory(customer=customer)
     Facility.objects.filter(pk=facility.pk).update(start_date=datetime.date(2025, 9, 1))
     facility.refresh_from_db()
 
@@ -369,9 +368,8 @@ def hold_facility_lock(facility: Facility) -> None:
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_simultaneous_repayments_both_reduce_outstanding(rm1, customer):
-    ensure_shipped_data()
-    facility = make_facility(customer)
+def test_two_simultaneous_repayments_both_reduce_outstanding(rm1, customer, lock_waiters):
+    facility = FacilityFactory(customer=customer)
     errors: list[BaseException] = []
 
     def record(amount: str) -> None:
@@ -388,11 +386,12 @@ def test_two_simultaneous_repayments_both_reduce_outstanding(rm1, customer):
             hold_facility_lock(facility)
             for t in threads:
                 t.start()
-            # Both recorders read the facility before either writes, unless the lock queues them.
-            threading.Event().wait(1.0)
-            assert all(t.is_alive() for t in threads), "a recorder finished while the lock was held"
+            # Both recorders would read the facility before either writes, but the lock queues them.
+            lock_waiters.wait(len(threads))
+            lock_waiters.letting_go()
         for t in threads:
             t.join(timeout=30)
+    lock_waiters.assert_waited()
 
     assert errors == []
     facility.refresh_from_db()
@@ -404,7 +403,7 @@ def test_two_simultaneous_repayments_both_reduce_outstanding(rm1, customer):
 @pytest.mark.django_db
 def test_admin_changelist_shows_overdue_columns(client, admin_user, rm1, django_assert_max_num_queries):
     for _ in range(10):
-        facility = make_facility(CustomerFactory(owner=rm1, team=rm1.team))
+        facility = FacilityFactory(customer=CustomerFactory(owner=rm1, team=rm1.team))
         add_installments(facility, SCHEDULE)
         add_repayments(facility, [(datetime.date(2025, 3, 31), "105000.00")])
     client.force_login(admin_user)

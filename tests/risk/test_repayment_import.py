@@ -21,8 +21,7 @@ from customers.exchange import cells
 from customers.models import PendingUpload
 from risk import imports, services
 from risk.models import Facility, Repayment
-from tests.factories import CustomerFactory, ensure_shipped_data, make_user
-from tests.risk.conftest import SCHEDULE, add_installments, add_repayments, make_facility
+from tests.factories import SCHEDULE, CustomerFactory, FacilityFactory, add_installments, add_repayments, make_user
 
 D = Decimal
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -44,7 +43,7 @@ def _today_and_nothing_on_local_disk(settings, tmp_path):
 
 @pytest.fixture
 def west_facility(west_customer):
-    return make_facility(west_customer, drawn="500000.00")
+    return FacilityFactory(customer=west_customer, drawn=D("500000.00"))
 
 
 def csv_upload(rows, *, encoding="utf-8-sig", name="statement.csv") -> SimpleUploadedFile:
@@ -285,7 +284,7 @@ def test_unusable_files_are_refused_with_a_clear_message(client, risk_officer, c
 
 
 def test_preview_query_count_does_not_grow_with_rows(client, risk_officer, rm1, django_assert_max_num_queries):
-    facilities = [make_facility(CustomerFactory(owner=rm1, team=rm1.team)) for _ in range(30)]
+    facilities = [FacilityFactory(customer=CustomerFactory(owner=rm1, team=rm1.team)) for _ in range(30)]
     for f in facilities:
         add_installments(f, SCHEDULE[:1])
         add_repayments(f, [(datetime.date(2025, 3, 31), "1000.00")])
@@ -364,11 +363,10 @@ def test_forged_or_foreign_tokens_book_nothing(client, risk_officer, admin_user,
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_confirm_waits_for_a_facility_being_written_and_judges_what_it_wrote(rm1, risk_officer, customer):
+def test_confirm_waits_for_a_facility_being_written_and_judges_what_it_wrote(rm1, risk_officer, customer, lock_waiters):
     """An import that checked the facility before another writer's commit would book on stale
     figures. The import locks the facility first, so it waits and then sees the new repayment."""
-    ensure_shipped_data()
-    facility = make_facility(customer)
+    facility = FacilityFactory(customer=customer)
     data = csv_bytes([HEADER, [str(facility.code), "2026-03-01", "900000", ""]])
     outcome: list[object] = []
 
@@ -384,9 +382,10 @@ def test_confirm_waits_for_a_facility_being_written_and_judges_what_it_wrote(rm1
     with transaction.atomic():
         services.repayment_record(facility=facility, received_on=TODAY, amount=D("200000.00"), by=rm1)
         importer.start()
-        threading.Event().wait(1.0)
-        assert importer.is_alive(), "the import did not wait for the facility's lock"
+        lock_waiters.wait(1)  # the import waits for the facility's lock
+        lock_waiters.letting_go()
     importer.join(timeout=30)
+    lock_waiters.assert_waited()
 
     [result] = outcome
     assert isinstance(result, imports.ImportChanged), result

@@ -13,8 +13,7 @@ from customers.models import Customer
 from risk import tasks
 from risk.models import Alert, AlertDigest, AlertKind, AlertRule, AlertSeverity, Facility
 from tests.conftest import lease_held, wait_for
-from tests.factories import ensure_shipped_data
-from tests.risk.conftest import make_facility
+from tests.factories import FacilityFactory
 
 D = Decimal
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
@@ -37,7 +36,9 @@ def breach_rule(**fields) -> AlertRule:
 def downgraded(customer, facility_drawn: str = "1000000.00") -> Facility:
     """A customer drawing 1,000,000 on a 1,200,000 facility whose credit limit a downgrade cut
     to 800,000 (what customers.regrade writes)."""
-    facility = make_facility(customer, drawn=facility_drawn, granted_limit=D("1200000.00"), limit=D("1200000.00"))
+    facility = FacilityFactory(
+        customer=customer, drawn=D(facility_drawn), granted_limit=D("1200000.00"), limit=D("1200000.00")
+    )
     Customer.objects.filter(pk=customer.pk).update(credit_limit=D("800000.00"))
     return facility
 
@@ -114,15 +115,9 @@ def test_a_task_skips_while_another_run_holds_its_lock(clock, customer, manager,
     assert "skipped" not in getattr(tasks, name)()
 
 
-@pytest.fixture
-def shipped_data(transactional_db):
-    """Tier policies and roles, should an earlier flush have left them out."""
-    ensure_shipped_data()
-
-
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_alerts_evaluate_raises_the_alert_through_a_real_worker(shipped_data, celery_worker, customer):
+def test_alerts_evaluate_raises_the_alert_through_a_real_worker(celery_worker, customer):
     breach_rule()
     facility = downgraded(customer)
     tasks.alerts_evaluate.delay()

@@ -11,8 +11,7 @@ from customers.scoring_services import customer_reviewed
 from risk.dashboard import watch_list
 from risk.models import Alert, AlertKind, AlertRule, AlertSeverity, AlertStatus, Facility
 from risk.watch import facility_limits_follow, watch_refresh
-from tests.factories import CustomerFactory
-from tests.risk.conftest import make_facility
+from tests.factories import CustomerFactory, FacilityFactory
 
 D = Decimal
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
@@ -195,7 +194,7 @@ def limit_of(facility) -> Decimal:
 
 
 def test_a_downgrade_lowers_the_facility_limit_and_an_upgrade_gives_it_back(customer):
-    facility = make_facility(customer, granted_limit=D("1200000.00"), limit=D("1200000.00"))
+    facility = FacilityFactory(customer=customer, granted_limit=D("1200000.00"), limit=D("1200000.00"))
     set_credit_limit(customer, "800000.50")
     assert facility_limits_follow() == {"written": 1}
     assert limit_of(facility) == D("800000.50")
@@ -205,15 +204,15 @@ def test_a_downgrade_lowers_the_facility_limit_and_an_upgrade_gives_it_back(cust
 
 
 def test_customer_without_credit_limit_keeps_the_granted_limit(customer):
-    facility = make_facility(customer, granted_limit=D("1200000.00"), limit=D("700000.00"))
+    facility = FacilityFactory(customer=customer, granted_limit=D("1200000.00"), limit=D("700000.00"))
     set_credit_limit(customer, None)
     facility_limits_follow()
     assert limit_of(facility) == D("1200000.00")
 
 
 def test_only_facilities_whose_limit_differs_are_written(customer, other_customer):
-    lowered = make_facility(customer, granted_limit=D("1200000.00"), limit=D("1200000.00"))
-    kept = make_facility(other_customer, granted_limit=D("1200000.00"), limit=D("1200000.00"))
+    lowered = FacilityFactory(customer=customer, granted_limit=D("1200000.00"), limit=D("1200000.00"))
+    kept = FacilityFactory(customer=other_customer, granted_limit=D("1200000.00"), limit=D("1200000.00"))
     set_credit_limit(customer, "600000.00")
     set_credit_limit(other_customer, "3000000.00")
     assert facility_limits_follow(batch_size=1) == {"written": 1}
