@@ -7,9 +7,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from crm.dates import month_start
 from crm.numbers import percent
 from crm.scope import Scope
-from funnel.analytics.rollup import _CENT, _TENTH, CYCLE_MONTHS, FUNNEL_LAYERS, KPI_CYCLE_MONTHS, TIERS, month_start
+from funnel.analytics.rollup import _CENT, _TENTH, CYCLE_MONTHS, FUNNEL_LAYERS, KPI_CYCLE_MONTHS, TIERS
 from funnel.models import OPEN_STAGES, RANK, FunnelRollup, RollupRun, Stage, StageSetting
 
 Metric = FunnelRollup.Metric

@@ -1,7 +1,7 @@
 """Writing the funnel rollup (the beat job). See the package docstring."""
 
 import time
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -9,6 +9,7 @@ from django.db.models import CharField, Count, DecimalField, F, Func, IntegerFie
 from django.db.models.functions import Cast, Concat, ExtractMonth, ExtractYear, Greatest, Least, LPad
 from django.utils import timezone
 
+from crm.dates import month_start
 from customers.choices import Tier
 from funnel.models import Deal, FunnelRollup, RollupRun, Stage, StageMove
 
@@ -177,11 +178,6 @@ def _insert(queryset: QuerySet) -> None:
     sql = f"INSERT INTO {quote(FunnelRollup._meta.db_table)} ({columns}) {select}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-
-
-def month_start(day: date, *, back: int) -> date:
-    months = day.year * 12 + day.month - 1 - back
-    return date(months // 12, months % 12 + 1, 1)
 
 
 def rollup_rebuild() -> RollupRun:

@@ -8,9 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
+from crm.dates import month_start
 from crm.numbers import percent
 from crm.scope import Scope
-from funnel.analytics.rollup import month_start
 from risk.dashboard.rollup import MONTHS_KEPT
 from risk.models import RiskMonth
 

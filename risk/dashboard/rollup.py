@@ -9,8 +9,8 @@ from django.db.models import Count, DateField, DecimalField, F, IntegerField, Ma
 from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.utils import timezone
 
+from crm.dates import month_start
 from customers.choices import Tier
-from funnel.analytics.rollup import month_start
 from funnel.models import RANK, Deal, Stage
 from risk.models import Alert, Facility, Repayment, RepaymentInstallment, RiskMonth
 from risk.selectors import HALF_CENT, with_overdue

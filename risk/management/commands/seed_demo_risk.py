@@ -15,7 +15,6 @@ data a person entered is left alone. Run on a later day it books the demo repaym
 fallen due since (customers who stopped paying stay stopped) and runs the jobs again, as the
 beat would have."""
 
-import calendar
 import datetime
 import random
 from collections.abc import Iterable
@@ -27,6 +26,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from crm.dates import add_months
 from crm.models import User
 from customers.grading import grade
 from customers.intake import sources_import
@@ -60,13 +60,6 @@ STOPPED = 2  # facilities whose customer stopped paying 40–90 days ago
 SCORE_DROP = Decimal(10)  # the points of the shipped "score dropped" rule
 CURRENT_RATIO = Decimal("0.7")  # current assets / current liabilities in the weaker accounts
 REFERENCE = "DEMO-{code}-{due:%Y%m%d}"  # the bank reference of a demo repayment (credit code's end)
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    """The same day ``months`` later, or that month's last day if it is shorter."""
-    year, month = divmod(day.month - 1 + months, 12)
-    year, month = day.year + year, month + 1
-    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def deal_key(deal: Deal) -> str:
