@@ -1,9 +1,10 @@
-"""Calendar arithmetic shared by the apps: month and week starts, adding months.
+"""Calendar arithmetic shared by the apps: month and week starts, adding months, whole years.
 Pure functions of dates; which day is "today" (the Shanghai date, settings.TIME_ZONE) is the
 caller's business."""
 
 import calendar
 from datetime import date, timedelta
+from decimal import Decimal
 
 
 def month_start(day: date, *, back: int) -> date:
@@ -24,3 +25,11 @@ def add_months(day: date, months: int) -> date:
     year, month = divmod(day.month - 1 + months, 12)
     year, month = day.year + year, month + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def whole_years_since(since: date | None, today: date) -> int | None:
+    """Whole years from ``since`` to ``today``, never negative, at 365.25 days a year; None
+    without a date. crm.sql.Dialect.whole_years_since is the SQL twin and must agree with it."""
+    if since is None:
+        return None
+    return max(0, int(Decimal((today - since).days) / Decimal("365.25")))

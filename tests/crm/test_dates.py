@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from crm.dates import add_months, month_start, week_start
+from crm.dates import add_months, month_start, week_start, whole_years_since
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,10 @@ def test_week_start_is_the_monday_of_the_week():
 )
 def test_add_months_keeps_the_day_or_takes_the_shorter_months_last(day, months, later):
     assert add_months(day, months) == later
+
+
+def test_whole_years_since_floors_and_is_never_negative():
+    assert whole_years_since(date(2020, 6, 1), date(2024, 5, 31)) == 3  # a day short of four years
+    assert whole_years_since(date(2020, 6, 1), date(2024, 6, 1)) == 4
+    assert whole_years_since(date(2024, 6, 1), date(2024, 1, 1)) == 0  # a date in the future
+    assert whole_years_since(None, date(2024, 6, 1)) is None  # no record is not zero years
