@@ -8,7 +8,8 @@ rows. No customer row travels to Python, so memory stays flat whatever the portf
 
 customers.grading.grade() is the same method in Python; tests hold the two to the same answers.
 Runs on PostgreSQL and SQLite (3.35+: UPDATE … FROM, RETURNING); the few differences are in
-``crm.sql.Dialect``.
+``crm.sql.Dialect``. The next review date follows customers.review_schedule, the rule risk.watch
+uses too.
 """
 
 import logging
@@ -23,6 +24,7 @@ from crm.sql import Dialect, Params, id_batch, id_ranges
 from customers.choices import Tier
 from customers.grading import ATTRIBUTES, CATEGORICAL, GradeResult, ScorecardSpec, grade
 from customers.models import Customer, Grade, Scorecard, ScorecardStatus
+from customers.review_schedule import next_review_sql, scheduled_review_sql
 from customers.tier_policies import policies_by_tier, policy_case
 
 log = logging.getLogger(__name__)
@@ -112,12 +114,6 @@ class RegradeResult:
         return self
 
 
-def review_due(watch: str, scheduled: str) -> str:
-    """When the next review is due: the policy's schedule, or the watch-list date (risk.watch)
-    if that is sooner. Re-grading and the watch list both use it, so they never disagree."""
-    return f"(CASE WHEN {watch} < {scheduled} THEN {watch} ELSE {scheduled} END)"
-
-
 def regrade_batch(
     *,
     scorecard_id: int,
@@ -143,8 +139,8 @@ def regrade_batch(
         f"c.registered_capital * {policy_case(policies, 'capital_multiple', p, tier='e.tier')}",
         policy_case(policies, "limit_cap", p, tier="e.tier"),
     )
-    scheduled = d.add_days("c.last_review_date", policy_case(policies, "review_interval_days", p, tier="e.tier"))
-    review = review_due("c.watch_review_by", scheduled)
+    scheduled = scheduled_review_sql(d, p, policies, last_review="c.last_review_date", tier="e.tier")
+    review = next_review_sql(watch="c.watch_review_by", scheduled=scheduled)
     grade_changed = (
         "("
         + " OR ".join(

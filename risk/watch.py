@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from crm.sql import Dialect, Params, id_batch, id_ranges
 from customers.models import Customer, TierPolicy
-from customers.regrade import review_due
+from customers.review_schedule import next_review_sql, scheduled_review_sql
 from customers.tier_policies import policies_by_tier, policy_case
 from risk.models import UNRESOLVED, Alert, AlertSeverity, Facility
 from risk.selectors import MONEY
@@ -70,10 +70,11 @@ def watch_refresh(*, today: datetime.date | None = None, batch_size: int = BATCH
     alert takes the customer off the list.
 
     ``next_review_date`` becomes min(last_review_date + the tier's review interval,
-    watch_review_by) — the formula customers.regrade uses, so the two jobs agree. It is
-    recomputed from the scheduled date rather than min'd with the current value so that a watch
-    date that moves later (the earliest alert resolved, a later one remaining) or goes away
-    gives the regular date back instead of keeping the earlier one for ever.
+    watch_review_by) — the rule of customers.review_schedule, which the re-grade uses too, so
+    the two jobs agree. It is recomputed from the scheduled date rather than min'd with the
+    current value so that a watch date that moves later (the earliest alert resolved, a later
+    one remaining) or goes away gives the regular date back instead of keeping the earlier one
+    for ever.
 
     Only customers joining, on, or leaving the list are written, and only where a date changes.
     ``today`` (default: the local date) only decides which watch dates count as overdue.
@@ -117,10 +118,10 @@ def _watch_batch(policies: dict[str, TierPolicy], lo: int, hi: int) -> int:
         f" WHERE a2.customer_id = c1.id AND a2.status IN {unresolved} AND a2.severity IN {severities}))"
     )
     watch = d.add_days("w.first_day", policy_case(policies, "monitoring_interval_days", p, tier="w.tier"))
-    scheduled = d.add_days("w.last_review_date", policy_case(policies, "review_interval_days", p, tier="w.tier"))
+    scheduled = scheduled_review_sql(d, p, policies, last_review="w.last_review_date", tier="w.tier")
     # first_day is fenced off (OFFSET) so it is computed once per row, not once per use.
     rows = f"SELECT w.id, {watch} AS watch, {scheduled} AS scheduled FROM ({candidates} {d.fence()}) w"
-    review = review_due("e.watch", "e.scheduled")
+    review = next_review_sql(watch="e.watch", scheduled="e.scheduled")
     update = (
         f"UPDATE {customers} AS c SET watch_review_by = e.watch, next_review_date = {review}"
         f" FROM ({rows}) e"
