@@ -1,6 +1,7 @@
 """The kit for the project's hand-written SQL: what differs between PostgreSQL and SQLite
 (``Dialect``), a collector that turns every value into a bound parameter (``Params``), the id
-ranges and batch conditions set-based jobs walk a table in.
+ranges and batch conditions set-based jobs walk a table in, and the transaction set-up of the
+big rollup rebuilds.
 
 Statements built with it are assembled from table and column names, aliases and integers; every
 value goes through ``Params``, never into the SQL text. Each app keeps its own domain SQL
@@ -9,11 +10,12 @@ Runs on PostgreSQL and SQLite 3.35+ (UPDATE … FROM, RETURNING)."""
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 # A Django-compiled fragment's placeholders: "%s" takes the next value, "%%" is a literal "%".
 _FORMAT_PLACEHOLDER = re.compile(r"%%|%s")
@@ -124,3 +126,28 @@ def id_batch(
         raise ValueError("give lo and hi, or ids")
     low, high = p.add(lo), p.add(hi)
     return lambda alias: f"{alias}.id >= {low} AND {alias}.id < {high}"
+
+
+@contextmanager
+def rebuild_transaction() -> Iterator[None]:
+    """The transaction of a rollup rebuild that reads millions of rows in a few big grouping
+    statements. On PostgreSQL, and for this transaction only (SET LOCAL):
+
+    - REPEATABLE READ: every statement sees the same snapshot, so a row changed mid-rebuild is
+      counted consistently — as it was everywhere or as it is everywhere. Only when this is the
+      outermost transaction: inside another the level is the caller's, and PostgreSQL refuses
+      to change it once a query has run;
+    - work_mem 128 MB: the hash aggregates spill to disk with the default 4 MB;
+    - no JIT: compiling the long expressions costs seconds and saves nothing here.
+
+    SQLite needs none of it: its transactions (BEGIN IMMEDIATE, config/settings.py) already
+    read one unchanging database, and the rest are PostgreSQL's planner settings."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                if outermost:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SET LOCAL work_mem = '128MB'")
+                cursor.execute("SET LOCAL jit = off")
+        yield
