@@ -50,8 +50,7 @@ from risk.models import (
     RepaymentInstallment,
     RiskMonth,
 )
-from risk.receivers import facility_open
-from risk.services import repayment_record, schedule_set
+from risk.services import facility_open, repayment_record, schedule_set
 from risk.watch import facility_limits_follow, watch_refresh
 
 CENT = Decimal("0.01")
@@ -179,12 +178,13 @@ class Command(BaseCommand):
         """A facility for each funded deal that has none; returns how many were opened.
 
         seed_demo_deals writes its deals' history directly, so the deals it left in Funded never
-        sent ``deal_funded``: each facility is opened as that signal's receiver does, from the
-        day the deal was funded. (A deal funded through the pages already has its facility.)"""
+        sent ``deal_funded``: each facility is opened by the service that signal's receiver
+        calls (risk.services.facility_open), from the day the deal was funded. (A deal funded
+        through the pages already has its facility.)"""
         deals = Deal.objects.filter(stage=Stage.FUNDED, facility__isnull=True).order_by("customer__credit_code", "pk")
         for deal in deals:
             start = timezone.localdate(deal.closed_at or deal.stage_entered_at)
-            facility_open(sender=Deal, deal=deal, by=self.admin, **self.funding(deal, start=start))
+            facility_open(deal=deal, by=self.admin, **self.funding(deal, start=start))
         return len(deals)
 
     def funding(self, deal: Deal, *, start: datetime.date) -> dict:
