@@ -8,96 +8,30 @@ rows. No customer row travels to Python, so memory stays flat whatever the portf
 
 customers.grading.grade() is the same method in Python; tests hold the two to the same answers.
 Runs on PostgreSQL and SQLite (3.35+: UPDATE … FROM, RETURNING); the few differences are in
-``Dialect``.
+``crm.sql.Dialect``. The next review date follows customers.review_schedule, the rule risk.watch
+uses too.
 """
 
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from crm.dates import whole_years_since
+from crm.sql import Dialect, Params, id_batch, id_ranges
 from customers.choices import Tier
 from customers.grading import ATTRIBUTES, CATEGORICAL, GradeResult, ScorecardSpec, grade
-from customers.models import Customer, Grade, Scorecard, ScorecardStatus, TierPolicy
+from customers.models import Customer, Grade, Scorecard, ScorecardStatus
+from customers.review_schedule import next_review_sql, scheduled_review_sql
+from customers.tier_policies import policies_by_tier, policy_case
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 20_000
 TABLE = Customer._meta.db_table
 GRADE_TABLE = Grade._meta.db_table
-
-
-class Dialect:
-    def __init__(self, vendor: str):
-        if vendor not in ("postgresql", "sqlite"):
-            raise NotImplementedError(f"set-based grading does not support {vendor}")
-        self.pg = vendor == "postgresql"
-
-    def distinct(self, a: str, b: str) -> str:
-        return f"{a} IS DISTINCT FROM {b}" if self.pg else f"{a} IS NOT {b}"
-
-    def json_distinct(self, a: str, b: str) -> str:
-        # jsonb compares by value; SQLite stores text, so compare the minified form.
-        return f"{a} IS DISTINCT FROM {b}" if self.pg else f"json({a}) IS NOT json({b})"
-
-    def least(self, a: str, b: str) -> str:
-        return f"LEAST({a}, {b})" if self.pg else f"MIN({a}, {b})"
-
-    def fence(self) -> str:
-        """Appended to a subquery so the planner keeps it a separate step. Without it both
-        databases inline the subquery and copy each expression into every place that uses it,
-        so a row's points were computed again for every comparison and SET that reads the score
-        or tier. (OFFSET keeps SQLite from flattening; OFFSET 0 is PostgreSQL's usual fence.)"""
-        return "OFFSET 0" if self.pg else "LIMIT -1 OFFSET 0"
-
-    def json_object(self, pairs: list[tuple[str, str]]) -> str:
-        inner = ", ".join(f"'{key}', {value}" for key, value in pairs)
-        return f"jsonb_build_object({inner})" if self.pg else f"json_object({inner})"
-
-    def add_days(self, date_sql: str, days_sql: str) -> str:
-        if self.pg:
-            return f"({date_sql} + CAST({days_sql} AS integer))"
-        return f"date({date_sql}, '+' || {days_sql} || ' days')"
-
-    def whole_years_since(self, date_sql: str, today_sql: str) -> str:
-        # Whole years, never negative; 365.25 days a year on both databases. (Explicit NULL
-        # test: PostgreSQL's GREATEST ignores NULL and would turn "no record" into 0 years.)
-        if self.pg:
-            years = f"GREATEST(0, FLOOR((CAST({today_sql} AS date) - {date_sql}) / 365.25))"
-        else:
-            years = f"MAX(0, CAST((julianday({today_sql}) - julianday({date_sql})) / 365.25 AS INTEGER))"
-        return f"(CASE WHEN {date_sql} IS NULL THEN NULL ELSE {years} END)"
-
-
-def whole_years_since(since: date | None, today: date) -> int | None:
-    """The Python twin of Dialect.whole_years_since."""
-    if since is None:
-        return None
-    return max(0, int(Decimal((today - since).days) / Decimal("365.25")))
-
-
-class Params(dict):
-    """Named query parameters; ``add`` stores a value and returns its placeholder, so the SQL
-    can be assembled in any order."""
-
-    def add(self, value) -> str:
-        ops = connection.ops
-        if isinstance(value, datetime):
-            value = ops.adapt_datetimefield_value(value)
-        elif isinstance(value, date):
-            value = ops.adapt_datefield_value(value)
-        elif isinstance(value, Decimal):
-            value = ops.adapt_decimalfield_value(value)
-        name = f"p{len(self)}"
-        self[name] = value
-        return f"%({name})s"
-
-    def number(self, value) -> str:
-        # Typed, so SQLite compares numbers with numbers even against computed expressions.
-        return f"CAST({self.add(value)} AS NUMERIC)"
 
 
 def attribute_sql(name: str, d: Dialect, p: Params, today: date, alias: str) -> str:
@@ -180,31 +114,6 @@ class RegradeResult:
         return self
 
 
-def policy_case(policies: dict, field: str, p: Params, alias: str = "e") -> str:
-    """The tier policy's ``field`` for the row ``alias`` by its tier (NULL for a tier without
-    a policy)."""
-    # The tier is a bound parameter like the value: it comes from a table admins edit.
-    whens = " ".join(
-        f"WHEN {p.add(tier)} THEN {p.number(getattr(policy, field))}" for tier, policy in sorted(policies.items())
-    )
-    return f"(CASE {alias}.tier {whens} END)"
-
-
-def review_due(watch: str, scheduled: str) -> str:
-    """When the next review is due: the policy's schedule, or the watch-list date (risk.watch)
-    if that is sooner. Re-grading and the watch list both use it, so they never disagree."""
-    return f"(CASE WHEN {watch} < {scheduled} THEN {watch} ELSE {scheduled} END)"
-
-
-def id_ranges(queryset, size: int):
-    """[lo, hi) ranges of ``size`` ids covering the queryset's table, for batch-wise updates."""
-    bounds = queryset.aggregate(lo=models.Min("id"), hi=models.Max("id"))
-    if bounds["lo"] is None:
-        return
-    for lo in range(bounds["lo"], bounds["hi"] + 1, size):
-        yield lo, min(lo + size, bounds["hi"] + 1)
-
-
 def regrade_batch(
     *,
     scorecard_id: int,
@@ -220,20 +129,18 @@ def regrade_batch(
     and one INSERT in one transaction."""
     d = Dialect(connection.vendor)
     p = Params()
-    if ids is not None:
-        selection = "{t}.id IN (" + ", ".join(p.add(pk) for pk in ids) + ")"
-    else:
-        selection = f"{{t}}.id >= {p.add(lo)} AND {{t}}.id < {p.add(hi)}"
-    # The batch condition for a table alias t (the placeholders are %(name)s, not braces).
-    rows = graded_rows_sql(spec, d, p, now=now, where=selection.format(t="c1"))
+    # The batch condition for a table alias; the statements repeat it for c1, c and h.
+    selection = id_batch(p, lo=lo, hi=hi, ids=ids)
+    rows = graded_rows_sql(spec, d, p, now=now, where=selection("c1"))
     card = p.add(scorecard_id)
     stamp = p.add(now)
+    # Terms follow the new tier (e.tier): a downgrade lowers the limit in the same write.
     limit = d.least(
-        f"c.registered_capital * {policy_case(policies, 'capital_multiple', p)}",
-        policy_case(policies, "limit_cap", p),
+        f"c.registered_capital * {policy_case(policies, 'capital_multiple', p, tier='e.tier')}",
+        policy_case(policies, "limit_cap", p, tier="e.tier"),
     )
-    scheduled = d.add_days("c.last_review_date", policy_case(policies, "review_interval_days", p))
-    review = review_due("c.watch_review_by", scheduled)
+    scheduled = scheduled_review_sql(d, p, policies, last_review="c.last_review_date", tier="e.tier")
+    review = next_review_sql(watch="c.watch_review_by", scheduled=scheduled)
     grade_changed = (
         "("
         + " OR ".join(
@@ -273,13 +180,13 @@ def regrade_batch(
             credit_limit = {limit},
             next_review_date = {review}
         FROM ({rows}) e
-        WHERE c.id = e.id AND {selection.format(t="c")} AND ({anything_changed})
+        WHERE c.id = e.id AND {selection("c")} AND ({anything_changed})
     """
     history = f"""
         INSERT INTO {GRADE_TABLE}
             (customer_id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, reason, created_at)
         SELECT id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, %(reason)s, graded_at
-        FROM {TABLE} h WHERE {selection.format(t="h")} AND h.graded_at = {stamp}
+        FROM {TABLE} h WHERE {selection("h")} AND h.graded_at = {stamp}
     """
     with transaction.atomic(), connection.cursor() as cursor:
         if d.pg:
@@ -313,7 +220,7 @@ def regrade(
         log.warning("no active scorecard: nothing graded")
         return RegradeResult()
     spec = scorecard.spec()
-    policies = {p.tier: p for p in TierPolicy.objects.all()}
+    policies = policies_by_tier()
     now = timezone.now()
     total = RegradeResult()
     if ids is not None:
@@ -351,7 +258,7 @@ def regrade_range(*, lo: int, hi: int, reason: str) -> RegradeResult:
     if scorecard is None:
         log.warning("no active scorecard: nothing graded")
         return RegradeResult()
-    policies = {p.tier: p for p in TierPolicy.objects.all()}
+    policies = policies_by_tier()
     result = regrade_batch(
         scorecard_id=scorecard.pk,
         spec=scorecard.spec(),

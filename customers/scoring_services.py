@@ -10,6 +10,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from crm.jobs import job_request
+from crm.sql import Dialect, Params
 from customers import tasks
 from customers.choices import Tier
 from customers.exceptions import NotAllowed, ScorecardInvalid
@@ -22,7 +23,7 @@ from customers.models import (
     ScorecardStatus,
     TierOverride,
 )
-from customers.regrade import Dialect, Params, graded_rows_sql, regrade
+from customers.regrade import graded_rows_sql, regrade
 
 TIER_ORDER = [Tier.AA, Tier.A, Tier.B, Tier.UNRATED]
 

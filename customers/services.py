@@ -5,6 +5,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from crm.jobs import job_request
+from crm.services import model_update
 from customers import tasks
 from customers.exceptions import DuplicateCreditCode
 from customers.models import Activity, Contact, Customer, GradeReason
@@ -47,9 +48,7 @@ def customer_create(*, by, owner, **fields: Any) -> Customer:
 
 def customer_update(*, customer: Customer, by, owner=None, **fields: Any) -> list[str]:
     """Apply the changed editable fields (and a new owner, if given); return what changed."""
-    changed = [k for k in EDITABLE_FIELDS if k in fields and getattr(customer, k) != fields[k]]
-    for name in changed:
-        setattr(customer, name, fields[name])
+    changed = model_update(instance=customer, fields=EDITABLE_FIELDS, data=fields)
     if owner is not None and owner.pk != customer.owner_id:
         customer.owner = owner
         customer.team_id = owner.team_id

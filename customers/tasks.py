@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 
 from crm.jobs import MINUTE, background_job, fan_out, periodic_job
 from crm.roles import Role, users_with_role
+from crm.sql import id_ranges
 from customers.exchange import pending
 from customers.models import Customer, GradeReason
-from customers.regrade import id_ranges, regrade_range
+from customers.regrade import regrade_range
 
 log = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.services import fields_changed, model_update
 from customers.models import Customer, TierPolicy
 from funnel.deciders import decide_refusal
 from funnel.exceptions import GateNotMet, NotAllowed, StaleDeal
@@ -108,13 +109,12 @@ def deal_update(*, deal: Deal, by, **fields: Any) -> list[str]:
         _lock_current_stage(deal)
         if not deal.is_open:
             raise NotAllowed(_("A closed deal cannot be edited."))
-        changed = [k for k in EDITABLE_FIELDS if k in fields and getattr(deal, k) != fields[k]]
-        if deal.stage == Stage.APPROVED and set(changed) & set(FROZEN_FIELDS):
+        # Judged before anything is set: a refused edit leaves the caller's deal as it was.
+        if deal.stage == Stage.APPROVED and fields_changed(instance=deal, fields=FROZEN_FIELDS, data=fields):
             raise NotAllowed(
                 _("The terms of an approved deal are fixed. Move it back to Due diligence to change them.")
             )
-        for name in changed:
-            setattr(deal, name, fields[name])
+        changed = model_update(instance=deal, fields=EDITABLE_FIELDS, data=fields)
         if changed:
             deal.save(update_fields=[*changed, "updated_at"])
     return changed

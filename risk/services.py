@@ -17,6 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.models import User
+from funnel.models import Deal
 from risk.exceptions import ConcurrentChange, RepaymentRefused, ScheduleRefused
 from risk.models import Facility, Repayment, RepaymentInstallment
 from risk.selectors import ZERO, waterfall
@@ -53,6 +55,36 @@ def _outstanding_sync(facility: Facility) -> Decimal:
         raise ConcurrentChange(facility.pk)
     facility.outstanding = outstanding
     return outstanding
+
+
+# --- Opening ---------------------------------------------------------------------------------------
+def facility_open(
+    *,
+    deal: Deal,
+    by: User,
+    amount: Decimal,
+    start_date: datetime.date,
+    maturity_date: datetime.date | None,
+) -> Facility:
+    """A funded deal becomes a facility for monitoring: the approved limit (the funded amount
+    for a deal without one), drawn in full at the start; drawdown schedules are kept on the
+    facility afterwards.
+
+    One INSERT, so atomic on its own. Called by the deal_funded receiver inside deal_move's
+    transaction, so a facility that cannot be written undoes the move to Funded with it; the
+    amount has been checked against the approved limit there, before the move."""
+    granted = deal.proposed_limit if deal.proposed_limit is not None else amount
+    return Facility.objects.create(
+        customer_id=deal.customer_id,
+        deal=deal,
+        granted_limit=granted,
+        limit=granted,
+        drawn=amount,
+        outstanding=amount,
+        start_date=start_date,
+        maturity_date=maturity_date,
+        created_by=by,
+    )
 
 
 # --- Schedule --------------------------------------------------------------------------------------

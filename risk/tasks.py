@@ -13,8 +13,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from crm.jobs import MINUTE, background_job, fan_out, periodic_job
+from crm.sql import id_ranges
 from customers.models import Customer
-from customers.regrade import id_ranges
 from risk import digest, escalation, reviews, watch
 from risk.alerts import evaluate
 from risk.dashboard import rollup_rebuild

@@ -5,8 +5,8 @@ Both are set-based UPDATEs over id ranges that write only the rows whose value d
 second run — after the first, or beside it on another worker — finds nothing to write, and an
 interrupted run leaves whole batches done for the next one to finish."""
 
-# The watch-list statement is assembled from table names, Tier choices and integers; every
-# other value is a bound parameter (as in customers/regrade.py).
+# The watch-list statement is assembled from table names, aliases and Django-compiled SQL;
+# every value in it is a bound parameter (crm.sql.Params, as in customers/regrade.py).
 # ruff: noqa: S608
 
 import datetime
@@ -17,9 +17,10 @@ from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from customers.choices import Tier
+from crm.sql import Dialect, Params, id_batch, id_ranges
 from customers.models import Customer, TierPolicy
-from customers.regrade import Dialect, Params, id_ranges, policy_case, review_due
+from customers.review_schedule import next_review_sql, scheduled_review_sql
+from customers.tier_policies import policies_by_tier, policy_case
 from risk.models import UNRESOLVED, Alert, AlertSeverity, Facility
 from risk.selectors import MONEY
 
@@ -69,17 +70,17 @@ def watch_refresh(*, today: datetime.date | None = None, batch_size: int = BATCH
     alert takes the customer off the list.
 
     ``next_review_date`` becomes min(last_review_date + the tier's review interval,
-    watch_review_by) — the formula customers.regrade uses, so the two jobs agree. It is
-    recomputed from the scheduled date rather than min'd with the current value so that a watch
-    date that moves later (the earliest alert resolved, a later one remaining) or goes away
-    gives the regular date back instead of keeping the earlier one for ever.
+    watch_review_by) — the rule of customers.review_schedule, which the re-grade uses too, so
+    the two jobs agree. It is recomputed from the scheduled date rather than min'd with the
+    current value so that a watch date that moves later (the earliest alert resolved, a later
+    one remaining) or goes away gives the regular date back instead of keeping the earlier one
+    for ever.
 
     Only customers joining, on, or leaving the list are written, and only where a date changes.
     ``today`` (default: the local date) only decides which watch dates count as overdue.
     Returns ``{"written", "on_watch", "overdue"}``."""
     today = today or timezone.localdate()
-    # Only known tiers: their names are written into the statement (see _watch_batch).
-    policies = {p.tier: p for p in TierPolicy.objects.all() if p.tier in Tier.values}
+    policies = policies_by_tier()
     written = 0
     if policies:
         for lo, hi in id_ranges(Customer.objects.all(), batch_size):
@@ -94,19 +95,17 @@ def watch_refresh(*, today: datetime.date | None = None, batch_size: int = BATCH
     return result
 
 
-def _watch_batch(policies: dict, lo: int, hi: int) -> int:
+def _watch_batch(policies: dict[str, TierPolicy], lo: int, hi: int) -> int:
     d = Dialect(connection.vendor)
     p = Params()
-    # The alert's opening day in local time (Asia/Shanghai by default), as TruncDate computes it.
-    day_sql, day_params = connection.ops.datetime_cast_date_sql("a.opened_at", (), timezone.get_current_timezone_name())
-    opened_day = day_sql.replace("%s", "{}").format(*(p.add(value) for value in day_params))
-
-    def in_list(values) -> str:
-        return "(" + ", ".join(p.add(v) for v in values) + ")"
-
+    # The alert's opening day in local time (Asia/Shanghai by default), as TruncDate computes it;
+    # the time zone Django's fragment takes goes in as a parameter like every other value.
+    opened_day = p.embed(
+        *connection.ops.datetime_cast_date_sql("a.opened_at", (), timezone.get_current_timezone_name())
+    )
     customers, alerts = Customer._meta.db_table, Alert._meta.db_table
-    unresolved, severities = in_list(UNRESOLVED), in_list(WATCH_SEVERITIES)
-    batch = f"{{t}}.id >= {p.add(lo)} AND {{t}}.id < {p.add(hi)}"
+    unresolved, severities = p.add_list(UNRESOLVED), p.add_list(WATCH_SEVERITIES)
+    batch = id_batch(p, lo=lo, hi=hi)
     first_day = (
         f"(SELECT MIN({opened_day}) FROM {alerts} a"
         f" WHERE a.customer_id = c1.id AND a.status IN {unresolved}"
@@ -114,19 +113,19 @@ def _watch_batch(policies: dict, lo: int, hi: int) -> int:
     )
     candidates = (
         f"SELECT c1.id, c1.tier, c1.last_review_date, {first_day} AS first_day FROM {customers} c1"
-        f" WHERE {batch.format(t='c1')} AND c1.tier IN {in_list(sorted(policies))}"
+        f" WHERE {batch('c1')} AND c1.tier IN {p.add_list(sorted(policies))}"
         f" AND (c1.watch_review_by IS NOT NULL OR EXISTS (SELECT 1 FROM {alerts} a2"
         f" WHERE a2.customer_id = c1.id AND a2.status IN {unresolved} AND a2.severity IN {severities}))"
     )
-    watch = d.add_days("w.first_day", policy_case(policies, "monitoring_interval_days", p, alias="w"))
-    scheduled = d.add_days("w.last_review_date", policy_case(policies, "review_interval_days", p, alias="w"))
+    watch = d.add_days("w.first_day", policy_case(policies, "monitoring_interval_days", p, tier="w.tier"))
+    scheduled = scheduled_review_sql(d, p, policies, last_review="w.last_review_date", tier="w.tier")
     # first_day is fenced off (OFFSET) so it is computed once per row, not once per use.
     rows = f"SELECT w.id, {watch} AS watch, {scheduled} AS scheduled FROM ({candidates} {d.fence()}) w"
-    review = review_due("e.watch", "e.scheduled")
+    review = next_review_sql(watch="e.watch", scheduled="e.scheduled")
     update = (
         f"UPDATE {customers} AS c SET watch_review_by = e.watch, next_review_date = {review}"
         f" FROM ({rows}) e"
-        f" WHERE c.id = e.id AND {batch.format(t='c')}"
+        f" WHERE c.id = e.id AND {batch('c')}"
         # Joining, on or leaving the list; everyone else is regrade's business.
         f" AND (c.watch_review_by IS NOT NULL OR e.watch IS NOT NULL)"
         f" AND ({d.distinct('c.watch_review_by', 'e.watch')} OR {d.distinct('c.next_review_date', review)})"

@@ -15,7 +15,7 @@ kept as per-day histograms capped at ``CAP_DAYS``. With an even number of deals 
 the mean of the two middle values (so it can end in .5).
 """
 
-from funnel.analytics.report import FunnelReport, funnel_report, is_stale, mean, median, percent, rollup_rows
+from funnel.analytics.report import FunnelReport, funnel_report, is_stale, mean, median, rollup_rows
 from funnel.analytics.rollup import CAP_DAYS, CYCLE_MONTHS, KPI_CYCLE_MONTHS, WholeDays, rollup_rebuild
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "is_stale",
     "mean",
     "median",
-    "percent",
     "rollup_rebuild",
     "rollup_rows",
 ]

@@ -7,8 +7,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from crm.dates import month_start
+from crm.numbers import percent
 from crm.scope import Scope
-from funnel.analytics.rollup import _CENT, _TENTH, CYCLE_MONTHS, FUNNEL_LAYERS, KPI_CYCLE_MONTHS, TIERS, month_start
+from funnel.analytics.rollup import _CENT, _TENTH, CYCLE_MONTHS, FUNNEL_LAYERS, KPI_CYCLE_MONTHS, TIERS
 from funnel.models import OPEN_STAGES, RANK, FunnelRollup, RollupRun, Stage, StageSetting
 
 Metric = FunnelRollup.Metric
@@ -19,12 +21,6 @@ def rollup_rows(scope: Scope) -> QuerySet | None:
     """The rollup rows of the one level that covers exactly the scope, or None when it covers
     no customer. An RM's customers may sit in more than one team: their rows are summed below."""
     return scope.rollup(FunnelRollup.objects.all())
-
-
-def percent(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(_TENTH, rounding=ROUND_HALF_UP)
 
 
 def median(histogram: dict[int, int]) -> Decimal | None:

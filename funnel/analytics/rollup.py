@@ -1,14 +1,16 @@
 """Writing the funnel rollup (the beat job). See the package docstring."""
 
 import time
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import CharField, Count, DecimalField, F, Func, IntegerField, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Concat, ExtractMonth, ExtractYear, Greatest, Least, LPad
 from django.utils import timezone
 
+from crm.dates import month_start
+from crm.sql import rebuild_transaction
 from customers.choices import Tier
 from funnel.models import Deal, FunnelRollup, RollupRun, Stage, StageMove
 
@@ -179,11 +181,6 @@ def _insert(queryset: QuerySet) -> None:
         cursor.execute(sql, params)
 
 
-def month_start(day: date, *, back: int) -> date:
-    months = day.year * 12 + day.month - 1 - back
-    return date(months // 12, months % 12 + 1, 1)
-
-
 def rollup_rebuild() -> RollupRun:
     """Recompute every rollup row in one transaction; readers see the old rows until it commits
     (DELETE, not TRUNCATE, which would lock the page out for the whole rebuild). Idempotent:
@@ -193,19 +190,10 @@ def rollup_rebuild() -> RollupRun:
     local = timezone.get_default_timezone()
     first = month_start(timezone.localdate(timezone=local), back=CYCLE_MONTHS - 1)
     window_start = timezone.make_aware(datetime.combine(first, datetime.min.time()), local)
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                if outermost:
-                    # One snapshot for all statements, so a deal moved mid-rebuild is counted
-                    # consistently (in its old stage everywhere or its new one everywhere).
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                # For this transaction only: at 2M deals the groupings run to millions of rows and
-                # spill to disk with the default 4 MB, and JIT compiling them costs seconds and
-                # saves nothing.
-                cursor.execute("SET LOCAL work_mem = '128MB'")
-                cursor.execute("SET LOCAL jit = off")
+    # One snapshot for all statements, so a deal moved mid-rebuild is counted consistently (in
+    # its old stage everywhere or its new one everywhere); at 2M deals the groupings run to
+    # millions of rows, hence the memory and no JIT (crm.sql.rebuild_transaction).
+    with rebuild_transaction():
         FunnelRollup.objects.all().delete()
         for queryset in _owner_level(window_start):
             _insert(queryset)

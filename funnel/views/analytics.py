@@ -10,14 +10,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 
+from crm.numbers import chart_number
 from crm.scope import Scope
 from customers.choices import Tier
 from funnel.analytics import CAP_DAYS, CYCLE_MONTHS, KPI_CYCLE_MONTHS, FunnelReport, funnel_report, is_stale
-
-
-def _number(value) -> str | None:
-    """Decimals go to the chart as strings (never through float on the server)."""
-    return None if value is None else str(value)
 
 
 def _chart(report: FunnelReport) -> dict:
@@ -29,28 +25,28 @@ def _chart(report: FunnelReport) -> dict:
         },
         "stages": {
             "labels": [row.label for row in report.open_stages],
-            "amount": [_number(row.amount) for row in report.open_stages],
-            "weighted": [_number(row.weighted) for row in report.open_stages],
+            "amount": [chart_number(row.amount) for row in report.open_stages],
+            "weighted": [chart_number(row.weighted) for row in report.open_stages],
             "amountLabel": _("Amount (CNY)"),
             "weightedLabel": _("Weighted (CNY)"),
         },
         "tiers": {
             "tiers": [row.tier for row in report.tiers],
             "labels": [str(Tier(row.tier).label) for row in report.tiers],
-            "winRate": [_number(row.win_rate) for row in report.tiers],
+            "winRate": [chart_number(row.win_rate) for row in report.tiers],
             "label": _("Win rate (%)"),
         },
         "days": {
             "labels": [row.label for row in report.days],
-            "median": [_number(row.median) for row in report.days],
+            "median": [chart_number(row.median) for row in report.days],
             "expected": [row.expected for row in report.days],
             "medianLabel": _("Median days"),
             "expectedLabel": _("Expected days"),
         },
         "cycle": {
             "labels": [f"{row.month:%Y-%m}" for row in report.months],
-            "median": [_number(row.median) for row in report.months],
-            "mean": [_number(row.mean) for row in report.months],
+            "median": [chart_number(row.median) for row in report.months],
+            "mean": [chart_number(row.mean) for row in report.months],
             "deals": [row.deals for row in report.months],
             "medianLabel": _("Median days"),
             "meanLabel": _("Mean days"),

@@ -29,6 +29,8 @@ Definitions (also stated on the page):
 Each is a ratio of sums over the period, never an average of monthly ratios.
 """
 
+# The KPIs' percentages are crm.numbers.percent; offered here beside the figures they format.
+from crm.numbers import percent
 from risk.dashboard.live import (
     ACT_ON,
     ACT_SIZE,
@@ -57,7 +59,6 @@ from risk.dashboard.report import (
     default_baseline,
     kept_months,
     monthly_figures,
-    percent,
     risk_report,
     rollup_rows,
 )

@@ -13,6 +13,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from crm.dates import week_start
 from crm.models import Team
 from customers.choices import Tier
 from customers.models import Customer
@@ -86,10 +87,6 @@ class WeekRow:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())
 
 
 def alert_summary(

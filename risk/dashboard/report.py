@@ -8,8 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
 
+from crm.dates import month_start
+from crm.numbers import percent
 from crm.scope import Scope
-from funnel.analytics.rollup import month_start
 from risk.dashboard.rollup import MONTHS_KEPT
 from risk.models import RiskMonth
 
@@ -17,7 +18,6 @@ TREND_MONTHS = 12  # months on the trend chart and table
 CURRENT_MONTHS = 3  # the "current" value of a KPI: this month (to date) and the two before
 BASELINE_MONTHS = 3  # the default baseline: three months ending twelve months ago
 _CENT = Decimal("0.01")
-_TENTH = Decimal("0.1")
 _ZERO = Decimal("0.00")
 
 
@@ -26,13 +26,6 @@ def rollup_rows(scope: Scope) -> QuerySet | None:
     covers no customer. An RM's customers may sit in more than one team: their rows are summed
     per month."""
     return scope.rollup(RiskMonth.objects.all())
-
-
-def percent(part: Decimal | int | None, whole: Decimal | int | None) -> Decimal | None:
-    """``part`` as a percentage of ``whole`` to one decimal; None (shown "—") without a whole."""
-    if part is None or not whole:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(_TENTH, rounding=ROUND_HALF_UP)
 
 
 def _money(value) -> Decimal | None:

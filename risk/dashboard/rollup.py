@@ -4,13 +4,14 @@ import time
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Count, DateField, DecimalField, F, IntegerField, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Cast, Coalesce, TruncMonth
 from django.utils import timezone
 
+from crm.dates import month_start
+from crm.sql import rebuild_transaction
 from customers.choices import Tier
-from funnel.analytics.rollup import month_start
 from funnel.models import RANK, Deal, Stage
 from risk.models import Alert, Facility, Repayment, RepaymentInstallment, RiskMonth
 from risk.selectors import HALF_CENT, with_overdue
@@ -202,21 +203,15 @@ def rollup_rebuild(now: datetime | None = None) -> dict:
     local = timezone.get_default_timezone()
     today = timezone.localdate(now or timezone.now(), timezone=local)
     first = month_start(today, back=MONTHS_KEPT - 1)
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
+    # One snapshot for every statement (crm.sql.rebuild_transaction): a repayment booked
+    # mid-rebuild counts in both the facility's overdue state and the month's repaid, or in
+    # neither; hash aggregates over millions of installments get the memory they need.
+    with rebuild_transaction():
         if connection.vendor == "postgresql":
+            # Before the first query, so the snapshot is taken after a rival rebuild commits.
+            # SHARE ROW EXCLUSIVE lets the page read on and conflicts with itself.
+            table = connection.ops.quote_name(RiskMonth._meta.db_table)
             with connection.cursor() as cursor:
-                if outermost:
-                    # One snapshot for every statement: a repayment booked mid-rebuild counts
-                    # in both the facility's overdue state and the month's repaid, or in neither.
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                # For this transaction only: hash aggregates over millions of installments would
-                # spill to disk with the default 4 MB; JIT costs seconds and saves nothing here.
-                cursor.execute("SET LOCAL work_mem = '128MB'")
-                cursor.execute("SET LOCAL jit = off")
-                # Before the first query, so the snapshot is taken after a rival rebuild commits.
-                # SHARE ROW EXCLUSIVE lets the page read on and conflicts with itself.
-                table = connection.ops.quote_name(RiskMonth._meta.db_table)
                 cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
         old_max = RiskMonth.objects.aggregate(top=Max("pk"))["top"] or 0
         owners = _insert_owner_level(_owner_parts(today=today, first=first, old_max=old_max, local=local))

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from crm.models import JobLock, Team
+from crm.numbers import chart_number
 from crm.scope import Scope
 from customers.access import customers_for
 from risk.access import alerts_for, can_import_repayments, can_work_alerts, sees_risk_dashboard
@@ -55,11 +56,6 @@ def alerts_url(**params) -> str:
     return f"{reverse('risk:alerts')}?{query}" if query else reverse("risk:alerts")
 
 
-def _number(value) -> str | None:
-    """Decimals go to the chart as strings (never through float on the server)."""
-    return None if value is None else str(value)
-
-
 def _chart(report: RiskReport, weeks, tiers) -> dict:
     severity_labels = {s.value: str(s.label) for s in AlertSeverity}
     trend = report.trend
@@ -79,7 +75,7 @@ def _chart(report: RiskReport, weeks, tiers) -> dict:
         "tiers": {
             "tiers": [row.tier for row in tiers],
             "labels": [row.label for row in tiers],
-            "outstanding": [_number(row.outstanding) for row in tiers],
+            "outstanding": [chart_number(row.outstanding) for row in tiers],
             "label": _("Outstanding (CNY)"),
         },
         "kpis": {
@@ -88,8 +84,8 @@ def _chart(report: RiskReport, weeks, tiers) -> dict:
                 {
                     "key": kpi.key,
                     "label": kpi.label,
-                    "data": [_number(getattr(row.figures, kpi.key)) for row in trend],
-                    "baseline": _number(kpi.baseline),
+                    "data": [chart_number(getattr(row.figures, kpi.key)) for row in trend],
+                    "baseline": chart_number(kpi.baseline),
                     "baselineLabel": _("%(kpi)s, baseline") % {"kpi": kpi.label},
                 }
                 for kpi in report.kpis

@@ -15,7 +15,6 @@ data a person entered is left alone. Run on a later day it books the demo repaym
 fallen due since (customers who stopped paying stay stopped) and runs the jobs again, as the
 beat would have."""
 
-import calendar
 import datetime
 import random
 from collections.abc import Iterable
@@ -27,6 +26,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from crm.dates import add_months
 from crm.models import User
 from customers.grading import grade
 from customers.intake import sources_import
@@ -50,8 +50,7 @@ from risk.models import (
     RepaymentInstallment,
     RiskMonth,
 )
-from risk.receivers import facility_open
-from risk.services import repayment_record, schedule_set
+from risk.services import facility_open, repayment_record, schedule_set
 from risk.watch import facility_limits_follow, watch_refresh
 
 CENT = Decimal("0.01")
@@ -60,13 +59,6 @@ STOPPED = 2  # facilities whose customer stopped paying 40–90 days ago
 SCORE_DROP = Decimal(10)  # the points of the shipped "score dropped" rule
 CURRENT_RATIO = Decimal("0.7")  # current assets / current liabilities in the weaker accounts
 REFERENCE = "DEMO-{code}-{due:%Y%m%d}"  # the bank reference of a demo repayment (credit code's end)
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    """The same day ``months`` later, or that month's last day if it is shorter."""
-    year, month = divmod(day.month - 1 + months, 12)
-    year, month = day.year + year, month + 1
-    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def deal_key(deal: Deal) -> str:
@@ -186,12 +178,13 @@ class Command(BaseCommand):
         """A facility for each funded deal that has none; returns how many were opened.
 
         seed_demo_deals writes its deals' history directly, so the deals it left in Funded never
-        sent ``deal_funded``: each facility is opened as that signal's receiver does, from the
-        day the deal was funded. (A deal funded through the pages already has its facility.)"""
+        sent ``deal_funded``: each facility is opened by the service that signal's receiver
+        calls (risk.services.facility_open), from the day the deal was funded. (A deal funded
+        through the pages already has its facility.)"""
         deals = Deal.objects.filter(stage=Stage.FUNDED, facility__isnull=True).order_by("customer__credit_code", "pk")
         for deal in deals:
             start = timezone.localdate(deal.closed_at or deal.stage_entered_at)
-            facility_open(sender=Deal, deal=deal, by=self.admin, **self.funding(deal, start=start))
+            facility_open(deal=deal, by=self.admin, **self.funding(deal, start=start))
         return len(deals)
 
     def funding(self, deal: Deal, *, start: datetime.date) -> dict:

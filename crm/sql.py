@@ -1,0 +1,153 @@
+"""The kit for the project's hand-written SQL: what differs between PostgreSQL and SQLite
+(``Dialect``), a collector that turns every value into a bound parameter (``Params``), the id
+ranges and batch conditions set-based jobs walk a table in, and the transaction set-up of the
+big rollup rebuilds.
+
+Statements built with it are assembled from table and column names, aliases and integers; every
+value goes through ``Params``, never into the SQL text. Each app keeps its own domain SQL
+(customers.regrade, customers.review_schedule, risk.watch) and builds it from these parts.
+Runs on PostgreSQL and SQLite 3.35+ (UPDATE … FROM, RETURNING)."""
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, models, transaction
+
+# A Django-compiled fragment's placeholders: "%s" takes the next value, "%%" is a literal "%".
+_FORMAT_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+class Dialect:
+    """SQL spelled for the connection's database. Only PostgreSQL and SQLite are supported."""
+
+    def __init__(self, vendor: str):
+        if vendor not in ("postgresql", "sqlite"):
+            raise NotImplementedError(f"set-based SQL does not support {vendor}")
+        self.pg = vendor == "postgresql"
+
+    def distinct(self, a: str, b: str) -> str:
+        return f"{a} IS DISTINCT FROM {b}" if self.pg else f"{a} IS NOT {b}"
+
+    def json_distinct(self, a: str, b: str) -> str:
+        # jsonb compares by value; SQLite stores text, so compare the minified form.
+        return f"{a} IS DISTINCT FROM {b}" if self.pg else f"json({a}) IS NOT json({b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"LEAST({a}, {b})" if self.pg else f"MIN({a}, {b})"
+
+    def fence(self) -> str:
+        """Appended to a subquery so the planner keeps it a separate step. Without it both
+        databases inline the subquery and copy each expression into every place that uses it,
+        so a row's points were computed again for every comparison and SET that reads the score
+        or tier. (OFFSET keeps SQLite from flattening; OFFSET 0 is PostgreSQL's usual fence.)"""
+        return "OFFSET 0" if self.pg else "LIMIT -1 OFFSET 0"
+
+    def json_object(self, pairs: list[tuple[str, str]]) -> str:
+        # The keys are identifiers from a registry, never user input (they are written as literals).
+        inner = ", ".join(f"'{key}', {value}" for key, value in pairs)
+        return f"jsonb_build_object({inner})" if self.pg else f"json_object({inner})"
+
+    def add_days(self, date_sql: str, days_sql: str) -> str:
+        if self.pg:
+            return f"({date_sql} + CAST({days_sql} AS integer))"
+        return f"date({date_sql}, '+' || {days_sql} || ' days')"
+
+    def whole_years_since(self, date_sql: str, today_sql: str) -> str:
+        """The SQL twin of crm.dates.whole_years_since."""
+        # Whole years, never negative; 365.25 days a year on both databases. (Explicit NULL
+        # test: PostgreSQL's GREATEST ignores NULL and would turn "no record" into 0 years.)
+        if self.pg:
+            years = f"GREATEST(0, FLOOR((CAST({today_sql} AS date) - {date_sql}) / 365.25))"
+        else:
+            years = f"MAX(0, CAST((julianday({today_sql}) - julianday({date_sql})) / 365.25 AS INTEGER))"
+        return f"(CASE WHEN {date_sql} IS NULL THEN NULL ELSE {years} END)"
+
+
+class Params(dict[str, Any]):
+    """Named query parameters; ``add`` stores a value and returns its placeholder, so the SQL
+    can be assembled in any order. Pass the collector itself as the statement's parameters."""
+
+    def add(self, value: Any) -> str:
+        # Adapted as the ORM would: SQLite stores dates, datetimes and decimals as text.
+        ops = connection.ops
+        if isinstance(value, datetime):
+            value = ops.adapt_datetimefield_value(value)
+        elif isinstance(value, date):
+            value = ops.adapt_datefield_value(value)
+        elif isinstance(value, Decimal):
+            value = ops.adapt_decimalfield_value(value)
+        name = f"p{len(self)}"
+        self[name] = value
+        return f"%({name})s"
+
+    def number(self, value: Any) -> str:
+        # Typed, so SQLite compares numbers with numbers even against computed expressions.
+        return f"CAST({self.add(value)} AS NUMERIC)"
+
+    def add_list(self, values: Iterable[Any]) -> str:
+        """``(%(p1)s, %(p2)s, …)`` for an ``IN``: one parameter per value."""
+        return "(" + ", ".join(self.add(value) for value in values) + ")"
+
+    def embed(self, sql: str, params: Sequence[Any]) -> str:
+        """A fragment Django compiled with positional ``%s`` placeholders (``connection.ops``
+        helpers, a queryset's SQL), its values moved into this collector: a statement cannot mix
+        positional and named placeholders, and the values must stay parameters."""
+        values = iter(params)
+        count = sum(1 for match in _FORMAT_PLACEHOLDER.finditer(sql) if match.group() == "%s")
+        if count != len(params):
+            raise ValueError(f"{count} placeholders for {len(params)} parameters")
+        return _FORMAT_PLACEHOLDER.sub(lambda m: m.group() if m.group() == "%%" else self.add(next(values)), sql)
+
+
+def id_ranges(queryset: models.QuerySet, size: int) -> Iterator[tuple[int, int]]:
+    """[lo, hi) ranges of ``size`` ids covering the queryset's table, for batch-wise updates.
+    Ranges, not pages of ids: a batch costs one index range scan however sparse the ids are."""
+    bounds = queryset.aggregate(lo=models.Min("id"), hi=models.Max("id"))
+    if bounds["lo"] is None:
+        return
+    for lo in range(bounds["lo"], bounds["hi"] + 1, size):
+        yield lo, min(lo + size, bounds["hi"] + 1)
+
+
+def id_batch(
+    p: Params, *, lo: int | None = None, hi: int | None = None, ids: Iterable[int] | None = None
+) -> Callable[[str], str]:
+    """The condition "in this batch" (``lo <= id < hi``, or one of ``ids``) for any table alias:
+    a statement repeats it for each alias that must be held to the batch (PostgreSQL does not
+    carry it across a join on id). The values are bound once and shared by every use."""
+    if ids is not None:
+        members = p.add_list(ids)
+        return lambda alias: f"{alias}.id IN {members}"
+    if lo is None or hi is None:
+        raise ValueError("give lo and hi, or ids")
+    low, high = p.add(lo), p.add(hi)
+    return lambda alias: f"{alias}.id >= {low} AND {alias}.id < {high}"
+
+
+@contextmanager
+def rebuild_transaction() -> Iterator[None]:
+    """The transaction of a rollup rebuild that reads millions of rows in a few big grouping
+    statements. On PostgreSQL, and for this transaction only (SET LOCAL):
+
+    - REPEATABLE READ: every statement sees the same snapshot, so a row changed mid-rebuild is
+      counted consistently — as it was everywhere or as it is everywhere. Only when this is the
+      outermost transaction: inside another the level is the caller's, and PostgreSQL refuses
+      to change it once a query has run;
+    - work_mem 128 MB: the hash aggregates spill to disk with the default 4 MB;
+    - no JIT: compiling the long expressions costs seconds and saves nothing here.
+
+    SQLite needs none of it: its transactions (BEGIN IMMEDIATE, config/settings.py) already
+    read one unchanging database, and the rest are PostgreSQL's planner settings."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                if outermost:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SET LOCAL work_mem = '128MB'")
+                cursor.execute("SET LOCAL jit = off")
+        yield
