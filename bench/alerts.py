@@ -293,13 +293,13 @@ def evaluation(customers: int) -> tuple[list[str], bool]:
 
 def job_steps(timings: pages.Timings) -> None:
     try:
-        from risk import watch
+        from risk.services import watch
     except ImportError:
-        print("  risk.watch not there yet: limits/watch list not timed")
+        print("  risk.services.watch not there yet: limits/watch list not timed")
         return
-    with timings.step("facility limits follow the tier policy (risk.watch)"):
+    with timings.step("facility limits follow the tier policy (risk.services.watch)"):
         watch.facility_limits_follow()
-    with timings.step("watch list refresh (risk.watch)"):
+    with timings.step("watch list refresh (risk.services.watch)"):
         watch.watch_refresh()
     with timings.step("watch list refresh again, nothing changed"):
         watch.watch_refresh()

@@ -5,7 +5,7 @@ big rollup rebuilds.
 
 Statements built with it are assembled from table and column names, aliases and integers; every
 value goes through ``Params``, never into the SQL text. Each app keeps its own domain SQL
-(customers.regrade, customers.review_schedule, risk.watch) and builds it from these parts.
+(customers.regrade, customers.review_schedule, risk.services.watch) and builds it from these parts.
 Runs on PostgreSQL and SQLite 3.35+ (UPDATE … FROM, RETURNING)."""
 
 import re

@@ -8,7 +8,7 @@ rows. No customer row travels to Python, so memory stays flat whatever the portf
 
 customers.grading.grade() is the same method in Python; tests hold the two to the same answers.
 Runs on PostgreSQL and SQLite (3.35+: UPDATE … FROM, RETURNING); the few differences are in
-``crm.sql.Dialect``. The next review date follows customers.review_schedule, the rule risk.watch
+``crm.sql.Dialect``. The next review date follows customers.review_schedule, the rule risk.services.watch
 uses too.
 """
 

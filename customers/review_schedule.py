@@ -3,9 +3,9 @@
     next_review_date = min(last_review_date + the tier policy's review interval, watch_review_by)
 
 Two set-based jobs write the column — the re-grade (customers.regrade: the tier, and so the
-interval, may have changed) and the watch list (risk.watch: the watch date came, moved or went)
+interval, may have changed) and the watch list (risk.services.watch: the watch date came, moved or went)
 — and both build their SET from these functions, so they never disagree and neither undoes the
-other. (risk.reviews only reads the date: it reminds the relationship manager of it.)"""
+other. (risk.services.reminders only reads the date: it reminds the relationship manager of it.)"""
 
 from crm.sql import Dialect, Params
 from customers.models import TierPolicy

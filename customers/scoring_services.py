@@ -128,7 +128,7 @@ def override_create(*, customer: Customer, by, tier: str, reason: str, expires_a
 
 def customer_reviewed(*, customer: Customer, by) -> None:
     """Record today's review: the next one is due a policy interval from now. The review also
-    answers a watch-list call for one (risk.watch puts the customer back if an alert raised
+    answers a watch-list call for one (risk.services.watch puts the customer back if an alert raised
     since still asks for another), so the watch date goes too — else the re-grade would keep
     the next review at that passed date."""
     with transaction.atomic():

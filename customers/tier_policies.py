@@ -1,5 +1,5 @@
 """The tier policies in set-based SQL: a policy's figure for each row by the row's tier.
-customers.regrade (credit limits, review dates) and risk.watch (monitoring intervals) build
+customers.regrade (credit limits, review dates) and risk.services.watch (monitoring intervals) build
 their statements from it."""
 
 from crm.sql import Params

@@ -79,7 +79,7 @@ class FacilityAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "deal"]
     search_fields = ["customer__name", "deal__title"]
     # Outstanding follows from drawn, schedule and repayments (risk.services), and the limit from
-    # the granted limit and the customer's tier policy (risk.watch); neither is typed in.
+    # the granted limit and the customer's tier policy (risk.services.watch); neither is typed in.
     readonly_fields = ["code", "customer", "deal", "limit", "outstanding", "created_by", "created_at"]
     inlines = [InstallmentInline, RepaymentInline]
     show_full_result_count = False
@@ -169,7 +169,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 class AlertEventInline(admin.TabularInline):
-    """The alert's history, append-only (risk.alerts, risk.assignment write it)."""
+    """The alert's history, append-only (risk.services.alerts writes it)."""
 
     model = AlertEvent
     fields = ["at", "kind", "by", "note"]

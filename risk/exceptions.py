@@ -1,8 +1,13 @@
+from collections.abc import Sequence
+
+from django.utils.functional import Promise
+
+
 class InputRefused(Exception):
     """A risk write was refused; ``problems`` says why, one sentence per problem, ready to show
     to the user (already translated)."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: Sequence[str | Promise]):
         super().__init__("; ".join(str(p) for p in problems))
         self.problems = problems
 

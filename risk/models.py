@@ -24,7 +24,7 @@ class Facility(models.Model):
         "funnel.Deal", verbose_name=_("originating deal"), on_delete=models.PROTECT, related_name="facility"
     )
     # What was approved at funding. ``limit`` is the part of it the customer's tier policy allows
-    # today: risk.watch.facility_limits_follow() keeps it at min(granted, customer credit limit),
+    # today: risk.services.watch.facility_limits_follow() keeps it at min(granted, customer credit limit),
     # so a downgrade lowers it and drawn above it becomes a limit breach.
     granted_limit = models.DecimalField(
         _("granted limit (CNY)"), max_digits=18, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]

@@ -15,9 +15,9 @@ from django.utils import timezone
 from crm.jobs import MINUTE, background_job, fan_out, periodic_job
 from crm.sql import id_ranges
 from customers.models import Customer
-from risk import digest, escalation, reviews, watch
 from risk.alerts import evaluate
 from risk.dashboard import rollup_rebuild
+from risk.services import digest, escalation, reminders, watch
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def alerts_escalate() -> dict:
 @periodic_job(lock="reviews_flag_due", time_limit=10 * MINUTE)
 def reviews_flag_due() -> dict:
     """Daily: remind relationship managers of reviews coming due."""
-    return reviews.reviews_flag_due()
+    return reminders.reviews_flag_due()
 
 
 @periodic_job(lock="digest_send", time_limit=10 * MINUTE)

@@ -145,10 +145,10 @@ class Customer(models.Model):
     credit_limit = models.DecimalField(_("credit limit (CNY)"), max_digits=18, decimal_places=2, null=True)
     last_review_date = models.DateField(_("last reviewed"), default=timezone.localdate)
     next_review_date = models.DateField(_("next review"), null=True, blank=True)
-    # Watch list (written by risk.watch): while an open warning or critical alert stands, the
+    # Watch list (written by risk.services.watch): while an open warning or critical alert stands, the
     # review is due by this date at the latest; re-grading keeps next_review_date at or before it.
     watch_review_by = models.DateField(_("on the watch list: review by"), null=True, blank=True)
-    # The next_review_date an RM was last reminded of (risk.reviews): a reminder goes out once.
+    # The next_review_date an RM was last reminded of (risk.services.reminders): a reminder goes out once.
     review_reminded_for = models.DateField(_("review reminder sent for"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)

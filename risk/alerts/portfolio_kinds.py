@@ -84,7 +84,7 @@ def _open_facilities_drawn():
 
 def limit_breach_bad(customers, params: dict, today: datetime.date):
     """Drawn on open facilities above the customer's credit limit, or one open facility drawn
-    above its own limit (which follows the tier policy: risk.watch.facility_limits_follow, so a
+    above its own limit (which follows the tier policy: risk.services.watch.facility_limits_follow, so a
     downgrade that lowers it below what is drawn is a breach)."""
     # A customer without a credit limit (never graded) has no total to breach.
     over_total = (

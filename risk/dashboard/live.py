@@ -173,7 +173,7 @@ class CustomerList:
 
 
 def watch_list(customers: QuerySet, *, limit: int = LIST_SIZE) -> CustomerList:
-    """Customers on the watch list (``watch_review_by`` set by risk.watch), soonest first. The
+    """Customers on the watch list (``watch_review_by`` set by risk.services.watch), soonest first. The
     first twenty are picked by id in a subquery, so only their rows are read in full: the
     thousands of others on a big team's list are compared by date alone."""
     on_list = customers.filter(watch_review_by__isnull=False)

@@ -16,15 +16,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from crm import keyset
 from risk.access import access_alert, alerts_for, can_work_alert, can_work_alerts
-from risk.alerts import AlertTransitionRefused
-from risk.alerts import alert_acknowledge as acknowledge
-from risk.alerts import alert_resolve as resolve
-from risk.assignment import AssignmentRefused
-from risk.assignment import alert_assign as assign
 from risk.filters import AlertFilter
 from risk.forms import AssignForm, BulkAcknowledgeForm, ResolveForm
 from risk.models import Alert, AlertStatus
 from risk.selectors.alerts import alert_actions, alert_page, for_list
+from risk.services import AlertTransitionRefused, AssignmentRefused
+from risk.services import alert_acknowledge as acknowledge
+from risk.services import alert_assign as assign
+from risk.services import alert_resolve as resolve
 
 
 def _next_or(request: HttpRequest, default: str) -> str:

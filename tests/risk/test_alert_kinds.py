@@ -21,8 +21,8 @@ from customers.models import Customer, Grade, GradeReason, TierPolicy
 from funnel.models import Deal, Stage
 from risk.alerts import evaluate
 from risk.alerts.portfolio_kinds import STALE_DEALS_LISTED
-from risk.alerts.transitions import alert_resolve
 from risk.models import Alert, AlertCondition, AlertEvent, AlertEventKind, AlertKind, AlertRule, AlertStatus
+from risk.services import alert_resolve
 from tests.factories import DealFactory
 
 D = Decimal

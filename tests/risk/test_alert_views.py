@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from crm.roles import Role
 from customers.models import Grade, GradeReason
-from risk.assignment import AssignmentRefused, alert_assign
 from risk.models import Alert, AlertEvent, AlertEventKind, AlertRule, AlertSeverity, AlertStatus
+from risk.services import AssignmentRefused, alert_assign
 from tests.factories import SCHEDULE, CustomerFactory, DealFactory, FacilityFactory, add_installments, make_user
 
 T0 = datetime.datetime(2025, 6, 1, 2, 0, tzinfo=datetime.UTC)  # 10:00 in Shanghai

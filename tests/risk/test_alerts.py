@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from customers.models import Customer, Grade, GradeReason
-from risk.alerts import KINDS, AlertTransitionRefused, alert_acknowledge, alert_resolve, evaluate
+from risk.alerts import KINDS, evaluate
 from risk.alerts.evaluation import BATCH_SIZE
 from risk.models import (
     Alert,
@@ -22,6 +22,7 @@ from risk.models import (
     Facility,
 )
 from risk.selectors import facilities_overdue_more_than
+from risk.services import AlertTransitionRefused, alert_acknowledge, alert_resolve
 from tests.factories import SCHEDULE, CustomerFactory, FacilityFactory, add_installments, add_repayments
 
 D = Decimal

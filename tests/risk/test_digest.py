@@ -1,4 +1,4 @@
-"""The managers' daily alert digest (risk.digest)."""
+"""The managers' daily alert digest (risk.services.digest)."""
 
 import datetime
 
@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from crm.models import User
 from crm.roles import Role
-from risk.digest import digest_send
 from risk.models import Alert, AlertDigest, AlertKind, AlertSeverity, AlertStatus
+from risk.services import digest_send
 from tests.conftest import free_port
 from tests.factories import AlertFactory, AlertRuleFactory, make_user
 
@@ -163,7 +163,7 @@ def test_a_digest_that_fails_to_go_out_is_sent_by_the_next_run(alerts, clock, se
 
 
 def test_a_flood_of_alerts_lists_the_worst_and_counts_the_rest(clock, manager, customer, mailoutbox, monkeypatch):
-    monkeypatch.setattr("risk.digest.LISTED", 3)
+    monkeypatch.setattr("risk.services.digest.LISTED", 3)
     raise_alert(customer, "Debt ratio above 70%", opened_at=RUN - HOUR, severity=AlertSeverity.WARNING)
     for i in range(4):
         raise_alert(customer, f"Credit limit breached {i}", opened_at=RUN - (i + 2) * HOUR)

@@ -1,4 +1,4 @@
-"""Escalation of critical alerts left open past their rule's hours (risk.escalation)."""
+"""Escalation of critical alerts left open past their rule's hours (risk.services.escalation)."""
 
 import datetime
 
@@ -6,9 +6,9 @@ import pytest
 import time_machine
 
 from crm.roles import Role
-from risk.alerts import alert_acknowledge
-from risk.escalation import _escalate_one, alerts_escalate
 from risk.models import Alert, AlertEvent, AlertEventKind, AlertKind, AlertRule, AlertSeverity
+from risk.services import alert_acknowledge, alerts_escalate
+from risk.services.escalation import _escalate_one
 from tests.factories import AlertFactory, AlertRuleFactory, CustomerFactory, make_user
 
 OPENED = datetime.datetime(2025, 6, 2, 1, 0, tzinfo=datetime.UTC)

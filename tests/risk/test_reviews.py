@@ -1,4 +1,4 @@
-"""Review reminders to relationship managers (risk.reviews)."""
+"""Review reminders to relationship managers (risk.services.reminders)."""
 
 import datetime
 
@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from crm.models import User
 from customers.models import Customer
-from risk.reviews import reviews_flag_due
+from risk.services import reviews_flag_due
 from tests.conftest import free_port
 from tests.factories import CustomerFactory
 

@@ -1,4 +1,4 @@
-"""The watch list and facility limits that follow the credit limit (risk.watch)."""
+"""The watch list and facility limits that follow the credit limit (risk.services.watch)."""
 
 import datetime
 from decimal import Decimal
@@ -10,7 +10,7 @@ from customers.models import Customer
 from customers.scoring_services import customer_reviewed
 from risk.dashboard import watch_list
 from risk.models import Alert, AlertKind, AlertRule, AlertSeverity, AlertStatus, Facility
-from risk.watch import facility_limits_follow, watch_refresh
+from risk.services import facility_limits_follow, watch_refresh
 from tests.factories import CustomerFactory, FacilityFactory
 
 D = Decimal

@@ -33,10 +33,8 @@ from customers.intake import sources_import
 from customers.models import CreditRating, CreditReport, Customer, DataSource, FinancialStatement, Tier, TierPolicy
 from customers.regrade import active_scorecard, customer_inputs
 from funnel.models import Deal, Stage
-from risk.alerts import alert_acknowledge, alert_resolve, evaluate
-from risk.assignment import alert_assign
+from risk.alerts import evaluate
 from risk.dashboard import rollup_rebuild
-from risk.escalation import alerts_escalate
 from risk.models import (
     UNRESOLVED,
     Alert,
@@ -50,8 +48,17 @@ from risk.models import (
     RepaymentInstallment,
     RiskMonth,
 )
-from risk.services import facility_open, repayment_record, schedule_set
-from risk.watch import facility_limits_follow, watch_refresh
+from risk.services import (
+    alert_acknowledge,
+    alert_assign,
+    alert_resolve,
+    alerts_escalate,
+    facility_limits_follow,
+    facility_open,
+    repayment_record,
+    schedule_set,
+    watch_refresh,
+)
 
 CENT = Decimal("0.01")
 BASE_RATE = Decimal("0.0345")  # the one-year loan prime rate; each deal adds its spread

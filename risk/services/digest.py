@@ -139,7 +139,7 @@ def digest_for(manager: User, *, end: datetime.datetime, day: datetime.date) -> 
 def _send(manager: User, digest: Digest, day: datetime.date) -> None:
     site = settings.SITE_URL.rstrip("/")
     for alert in [*digest.new, *digest.escalated]:
-        alert.url = site + reverse("risk:alert", args=[alert.code])
+        alert.url = site + reverse("risk:alert", args=[alert.code])  # type: ignore[attr-defined]  # for the mail
     with translation.override(manager.language or settings.LANGUAGE_CODE):
         subject = _("Alert digest %(day)s: %(new)d new, %(escalated)d escalated") % {
             "day": day.isoformat(),
