@@ -29,11 +29,13 @@ class ImportForm(pending.UploadForm):
     kind = forms.ChoiceField(label=gettext_lazy("The file holds"), widget=forms.RadioSelect)
     field_order = ("kind", "file")
 
-    def __init__(self, *args, kinds: list[ImportKind], **kwargs):
+    def __init__(self, *args, kinds: list[ImportKind], chosen: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(k.key, k.label) for k in kinds]
-        self.fields["kind"].initial = kinds[0].key
         self.kinds = {k.key: k for k in kinds}
+        # ?kind=… from a link (e.g. the admin's credit-report list); one the user may not import
+        # is simply not chosen.
+        self.fields["kind"].initial = chosen if chosen in self.kinds else kinds[0].key
 
 
 # --- Views --------------------------------------------------------------------------------------
@@ -56,7 +58,7 @@ def _preview(request: HttpRequest, checked: Checked, *, name: str, token: str | 
 @require_http_methods(["GET", "POST"])
 def customer_import(request: HttpRequest) -> HttpResponse:
     kinds = _allowed_kinds(request.user)
-    form = ImportForm(request.POST or None, request.FILES or None, kinds=kinds)
+    form = ImportForm(request.POST or None, request.FILES or None, kinds=kinds, chosen=request.GET.get("kind"))
     if request.method == "POST" and form.is_valid():
         kind = form.kinds[form.cleaned_data["kind"]]
         upload = form.cleaned_data["file"]

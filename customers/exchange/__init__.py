@@ -7,5 +7,4 @@
   a token, claimed once, purged when expired), the upload form and the preview's context —
   shared with the repayment import (``risk.imports``)
 - ``export``: the filtered customer list as CSV or XLSX, streamed in chunks
-- ``resources``: django-import-export resources for the Django admin (staff only)
 """
