@@ -11,7 +11,7 @@ aliases people use in Chinese spreadsheets (e.g. 统一社会信用代码), with
 spaces or underscores.
 """
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -82,11 +82,12 @@ def choice_hint(choices: type[models.Choices]) -> Promise:
     return lazy(_labels, str)(choices)
 
 
-def _columns(fields: Sequence[str], columns: Iterable[Column]) -> tuple[Column, ...]:
+def _columns(fields: Sequence[str], columns: Sequence[Column]) -> tuple[Column, ...]:
     """The columns of ``fields``, in their order: exactly one column per field, none left over."""
     by_field = {column.field: column for column in columns}
-    if set(by_field) != set(fields) or len(by_field) != len(fields):
-        raise ImproperlyConfigured(f"Import columns {sorted(by_field)} do not match the fields {list(fields)}.")
+    named = sorted(column.field for column in columns)
+    if named != sorted(fields):
+        raise ImproperlyConfigured(f"Import columns {named} do not match the fields {sorted(fields)}.")
     return tuple(by_field[name] for name in fields)
 
 
