@@ -43,7 +43,6 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "axes",
-    "import_export",
     "crm",
     "customers",
     "funnel",

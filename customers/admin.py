@@ -1,11 +1,31 @@
+from typing import Any
+
 from django.contrib import admin
-from import_export.admin import ImportExportMixin, ImportExportModelAdmin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
-from customers.exchange.resources import CreditReportResource, CustomerResource, FinancialStatementResource
+from customers.exchange.kinds import CREDIT_REPORTS, CUSTOMERS, FINANCIAL_STATEMENTS, ImportKind, kinds_for
 from customers.intake import inputs_changed
 from customers.models import Activity, Contact, CreditReport, Customer, FinancialStatement
 from customers.models.customer import GRADING_FIELDS
+
+# Files go in and out through the pages everyone uses (customers.views.exchange), never through
+# an import of the admin's own: the same caps on what a file may unfold into, the same access
+# checks, preview, confirm and re-grading apply to an admin's file as to anyone's.
+EXCHANGE_CHANGE_LIST = "admin/customers/exchange_change_list.html"
+
+
+def _exchange_links(request: HttpRequest, kind: ImportKind, *, export: bool = False) -> dict[str, Any]:
+    """What a change list's object tools link to: the import page opened at ``kind`` if this
+    user may import it there, and the customer export."""
+    links: dict[str, Any] = {}
+    if kind in kinds_for(request.user):
+        links["import_url"] = f"{reverse('customers:import')}?{urlencode({'kind': kind.key})}"
+    if export:
+        links["export_urls"] = {"csv": reverse("customers:export_csv"), "xlsx": reverse("customers:export_xlsx")}
+    return links
 
 
 class ContactInline(admin.TabularInline):
@@ -25,8 +45,8 @@ class ActivityInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ImportExportMixin, SimpleHistoryAdmin):
-    resource_classes = [CustomerResource]
+class CustomerAdmin(SimpleHistoryAdmin):
+    change_list_template = EXCHANGE_CHANGE_LIST
     list_display = ["name", "credit_code", "industry", "tier", "owner", "team", "status"]
     list_filter = ["tier", "status", "industry", "team"]
     list_select_related = ["owner", "team"]
@@ -37,15 +57,12 @@ class CustomerAdmin(ImportExportMixin, SimpleHistoryAdmin):
     inlines = [ContactInline, ActivityInline]
     show_full_result_count = False
 
-    # django-import-export lets any staff user import and export unless told otherwise.
-    def has_import_permission(self, request) -> bool:
-        return self.has_add_permission(request) and self.has_change_permission(request)
-
-    def has_export_permission(self, request) -> bool:
-        return self.has_view_permission(request)
+    def changelist_view(self, request, extra_context=None):
+        links = _exchange_links(request, CUSTOMERS, export=True)
+        return super().changelist_view(request, {**(extra_context or {}), **links})
 
 
-class SourceAdmin(ImportExportModelAdmin):
+class SourceAdmin(admin.ModelAdmin):
     """Data sources with their provenance. Every change here refreshes the customer's grading
     inputs and re-grades it, as the intake services do."""
 
@@ -56,12 +73,12 @@ class SourceAdmin(ImportExportModelAdmin):
     autocomplete_fields = ["customer"]
     readonly_fields = ["code", "entered_by", "entered_at"]
     show_full_result_count = False
+    change_list_template = EXCHANGE_CHANGE_LIST
+    import_kind: ImportKind
 
-    def has_import_permission(self, request) -> bool:
-        return self.has_add_permission(request)
-
-    def has_export_permission(self, request) -> bool:
-        return self.has_view_permission(request)
+    def changelist_view(self, request, extra_context=None):
+        links = _exchange_links(request, self.import_kind)
+        return super().changelist_view(request, {**(extra_context or {}), **links})
 
     def save_model(self, request, obj, form, change) -> None:
         if not change:
@@ -81,13 +98,13 @@ class SourceAdmin(ImportExportModelAdmin):
 
 @admin.register(CreditReport)
 class CreditReportAdmin(SourceAdmin):
-    resource_classes = [CreditReportResource]
+    import_kind = CREDIT_REPORTS
     list_display = ["customer", "as_of", "bureau", "rating", "overdue_count", "outstanding_debt", "source"]
 
 
 @admin.register(FinancialStatement)
 class FinancialStatementAdmin(SourceAdmin):
-    resource_classes = [FinancialStatementResource]
+    import_kind = FINANCIAL_STATEMENTS
     list_display = ["customer", "as_of", "period", "revenue", "net_profit", "total_assets", "source"]
 
 

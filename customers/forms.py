@@ -9,9 +9,9 @@ from crm.roles import Role, role_of
 from crm.validators import refuse_control_characters
 from customers.access import assignable_owners
 from customers.credit_code import normalize_credit_code
+from customers.fields import EDITABLE_FIELDS, SOURCE_FIELDS
 from customers.intake import SOURCE_MODELS
 from customers.models import Activity, Contact, Customer, DataSource, Tier
-from customers.services import EDITABLE_FIELDS
 
 
 class CreditCodeField(forms.CharField):
@@ -83,34 +83,9 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
-SOURCE_FIELDS = {
-    "credit_report": [
-        "as_of",
-        "source",
-        "bureau",
-        "rating",
-        "overdue_count",
-        "overdue_amount",
-        "outstanding_debt",
-        "litigation",
-    ],
-    "financial_statement": [
-        "as_of",
-        "source",
-        "period",
-        "revenue",
-        "net_profit",
-        "total_assets",
-        "total_liabilities",
-        "current_assets",
-        "current_liabilities",
-    ],
-    "funding_need": ["as_of", "source", "project_amount", "purpose", "term_months"],
-    "cooperation_record": ["as_of", "source", "kind", "description", "amount"],
-}
-
-
 class SourceForm(forms.ModelForm):
+    field_order = ["as_of", "source"]  # where the figures came from, right after their date
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # File imports set "import" themselves; a person picks where the figures came from.
@@ -124,9 +99,13 @@ class SourceForm(forms.ModelForm):
 
 
 def source_form_class(kind: str) -> type[forms.ModelForm]:
-    """A ModelForm for one kind of data source, with its fields listed explicitly."""
+    """A ModelForm for one kind of data source: the fields its import also takes
+    (``customers.fields.SOURCE_FIELDS``) and where the figures came from."""
     return forms.modelform_factory(
-        SOURCE_MODELS[kind], form=SourceForm, fields=SOURCE_FIELDS[kind], widgets={"as_of": DateInput()}
+        SOURCE_MODELS[kind],
+        form=SourceForm,
+        fields=[*SOURCE_FIELDS[kind], "source"],
+        widgets={"as_of": DateInput()},
     )
 
 

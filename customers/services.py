@@ -8,23 +8,12 @@ from crm.jobs import job_request
 from crm.services import model_update
 from customers import tasks
 from customers.exceptions import DuplicateCreditCode
+from customers.fields import EDITABLE_FIELDS
 from customers.models import Activity, Contact, Customer, GradeReason
 from customers.regrade import regrade
 
-# The fields a customer form may change. Tier and score belong to grading; owner and team change
-# only through customer_update's ``owner`` argument, so a forged POST of those fields is ignored.
 # Editable fields the scorecard can read: changing one re-grades the customer.
 GRADED_FIELDS = {"registered_capital", "industry_position", "credit_rating"}
-
-EDITABLE_FIELDS = (
-    "name",
-    "credit_code",
-    "industry",
-    "registered_capital",
-    "industry_position",
-    "credit_rating",
-    "status",
-)
 
 
 def customer_create(*, by, owner, **fields: Any) -> Customer:

@@ -1,7 +1,7 @@
 """Repayments from a bank statement as CSV or XLSX: every row checked first, then all of them
 booked in one transaction, or none.
 
-Built on the customer import (``customers.exchange``): the file is read by ``read_table`` (size
+Built on the customer import (``customers.exchange``): the file is read by ``read_rows`` (size
 and row limits, encodings, old Excel, zip bombs), cells by its parsers, headers matched the same
 way (English or Chinese names, any order, other columns ignored), errors kept per row and column
 in its ``RowError``/``CheckedRow``. What is particular to repayments:
@@ -21,7 +21,6 @@ locks and books it through ``risk.services.repayment_record``.
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -33,8 +32,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customers.exchange import cells
-from customers.exchange.cells import CellError, read_table
-from customers.exchange.checking import CheckedRow, RowError, check_row, match_columns
+from customers.exchange.cells import CellError
+from customers.exchange.checking import CheckedRow, RowError, chunks, read_rows
 from customers.exchange.kinds import CREDIT_CODE, DATE, MONEY, Column, ImportKind
 from risk.access import facilities_for
 from risk.models import Facility, Repayment, RepaymentInstallment
@@ -42,7 +41,6 @@ from risk.selectors import ZERO
 from risk.services import repayment_problems, repayment_record
 
 PREVIEW_ROWS = 500  # a bank statement is short; the officer should see every line of it
-_LOOKUP_CHUNK = 2000  # ids per IN (...) query: far below every database's limit
 _VALID_AMOUNT = Decimal("1.00")  # passes every amount rule: isolates the date's problems
 
 
@@ -169,19 +167,11 @@ def check(data: bytes, *, user, today: date | None = None, lock: bool = False) -
     cannot be used. With ``lock`` (inside a transaction) the facilities named are locked first
     and everything is judged on what the locks protect."""
     today = today or timezone.localdate()
-    table = read_table(data)
-    positions, ignored = match_columns(REPAYMENTS, table)
-    rows = [check_row(number, raw, REPAYMENTS.columns, positions) for number, raw in table.rows]
+    rows, present, ignored = read_rows(REPAYMENTS, data)
     facilities = _facilities(rows, user, lock=lock)
     _no_repeats(rows)
     totals = _against_facilities(rows, facilities, today)
-    present = [c for c in REPAYMENTS.columns if c.field in positions]
     return CheckedRepayments(columns=present, rows=rows, ignored=ignored, totals=totals)
-
-
-def _chunks(values: list, size: int = _LOOKUP_CHUNK) -> Iterator[list]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _facilities(rows: list[CheckedRow], user, *, lock: bool) -> dict[uuid.UUID, Facility]:
@@ -189,7 +179,7 @@ def _facilities(rows: list[CheckedRow], user, *, lock: bool) -> dict[uuid.UUID, 
     codes = sorted({row.values["facility_code"] for row in rows if row.values.get("facility_code")})
     found: dict[uuid.UUID, Facility] = {}
     visible = facilities_for(user).select_related("customer")
-    for chunk in _chunks(codes):
+    for chunk in chunks(codes):
         found.update((f.code, f) for f in visible.filter(code__in=chunk))
     if lock:
         found = _locked(found)
@@ -218,7 +208,7 @@ def _locked(found: dict[uuid.UUID, Facility]) -> dict[uuid.UUID, Facility]:
     ignores FOR UPDATE; there BEGIN IMMEDIATE already serialises writers.)"""
     by_id = {f.pk: f for f in found.values()}
     locked: dict[uuid.UUID, Facility] = {}
-    for chunk in _chunks(sorted(by_id)):
+    for chunk in chunks(sorted(by_id)):
         for facility in Facility.objects.select_for_update().filter(pk__in=chunk).order_by("pk"):
             facility.customer = by_id[facility.pk].customer  # read, not locked: it is only shown
             locked[facility.code] = facility
@@ -254,7 +244,7 @@ def _against_facilities(
     repaid: dict[int, Decimal] = defaultdict(lambda: ZERO)
     recorded: set[tuple] = set()
     # Summed in Python: exact Decimal on every database (SQLite would sum binary floats).
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for facility_id, amount in RepaymentInstallment.objects.filter(facility_id__in=chunk).values_list(
             "facility_id", "interest"
         ):

@@ -7,7 +7,7 @@ not repeat a registered credit code, and no row may repeat another. ``commit()``
 of a clean check, all or none.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from customers.models import Customer, DataSource, GradeReason
 from customers.regrade import regrade
 
 PREVIEW_ROWS = 50
-_LOOKUP_CHUNK = 2000  # credit codes per IN (...) query: far below every database's limit
+LOOKUP_CHUNK = 2000  # values per IN (...) query: far below every database's limit
 
 
 class ImportConflict(Exception):
@@ -73,19 +73,27 @@ class Checked:
 def check(kind: ImportKind, data: bytes, *, user) -> Checked:
     """Read and validate the whole file. Raises FileRejected when the file as a whole cannot
     be used (unreadable, too large, required columns missing)."""
-    table = read_table(data)
-    positions, ignored = match_columns(kind, table)
-    rows = [check_row(number, raw, kind.columns, positions) for number, raw in table.rows]
+    rows, present, ignored = read_rows(kind, data)
     _no_repeats(kind, rows)
     if kind is CUSTOMERS:
         _resolve_customers(rows, user)
     else:
         _resolve_sources(kind, rows, user)
-    present = [c for c in kind.columns if c.field in positions]
     checked = Checked(kind=kind, columns=present, rows=rows, ignored=ignored)
     if not checked.bad_rows:
         checked.records = [_build(kind, row.values, user) for row in rows]
     return checked
+
+
+def read_rows(kind: ImportKind, data: bytes) -> tuple[list[CheckedRow], list[Column], list[str]]:
+    """Every import's first step (the repayment import's too): the file's rows, each cell parsed
+    by its column (an unreadable or missing required cell is the row's error), the kind's columns
+    the file has in the kind's order, and the headers that name none. Raises FileRejected when
+    the file as a whole cannot be used."""
+    table = read_table(data)
+    positions, ignored = match_columns(kind, table)
+    rows = [check_row(number, raw, kind.columns, positions) for number, raw in table.rows]
+    return rows, [c for c in kind.columns if c.field in positions], ignored
 
 
 def match_columns(kind: ImportKind, table: Table) -> tuple[dict[str, int], list[str]]:
@@ -149,7 +157,8 @@ def _no_repeats(kind: ImportKind, rows: list[CheckedRow]) -> None:
             first_seen[key] = row.number
 
 
-def _chunks(values: list, size: int = _LOOKUP_CHUNK):
+def chunks(values: list, size: int = LOOKUP_CHUNK) -> Iterator[list]:
+    """``values`` in slices of ``size``, one IN (...) query each."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -160,7 +169,7 @@ def _codes(rows: list[CheckedRow]) -> list[str]:
 
 def _resolve_customers(rows: list[CheckedRow], user) -> None:
     taken = set()
-    for chunk in _chunks(_codes(rows)):
+    for chunk in chunks(_codes(rows)):
         taken.update(Customer.objects.filter(credit_code__in=chunk).values_list("credit_code", flat=True))
     owners = {u.username.casefold(): u for u in assignable_owners(user)}
     me = owners.get(user.username.casefold())  # an RM owns what they import
@@ -187,12 +196,12 @@ def _resolve_customers(rows: list[CheckedRow], user) -> None:
 
 def _resolve_sources(kind: ImportKind, rows: list[CheckedRow], user) -> None:
     visible: dict[str, int] = {}
-    for chunk in _chunks(_codes(rows)):
+    for chunk in chunks(_codes(rows)):
         visible.update(customers_for(user).filter(credit_code__in=chunk).values_list("credit_code", "pk"))
     # The same report imported twice would count twice in the history: refuse what is recorded.
     key_fields = [f for f in kind.duplicate_key if f != "credit_code"]
     recorded = set()
-    for chunk in _chunks(sorted(set(visible.values()))):
+    for chunk in chunks(sorted(set(visible.values()))):
         recorded.update(kind.model.objects.filter(customer_id__in=chunk).values_list("customer_id", *key_fields))
     date_label = str(kind.column("as_of").label)
     for row in rows:

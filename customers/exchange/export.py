@@ -3,41 +3,50 @@
 Rows are read with ``.iterator(chunk_size=…)`` (a server-side cursor on PostgreSQL), so
 exporting 100k customers keeps memory flat. Headers and choice labels are in the user's
 language and match the import's column names, so an export can be edited and imported again.
+The first columns are the fields a person sets (``customers.fields.EDITABLE_FIELDS``), then
+what grading and the team add.
 """
 
+import operator
 from collections.abc import Iterator
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
 
 from crm import spreadsheets
-from customers.choices import CustomerStatus, Industry, IndustryPosition, Tier
+from customers.choices import Tier
 from customers.exchange.kinds import CUSTOMERS
+from customers.fields import EDITABLE_FIELDS
 from customers.models import Customer
 
 CHUNK_SIZE = 2000
 WIDTHS = (40, 22, 28, 20, 16, 10, 12, 10, 8, 20, 18, 14, 12)
 
 
+def _shown(name: str) -> spreadsheets.Column:
+    """The import's header for an editable field, and its value as the import reads it back:
+    a choice by its label in the user's language (resolved once per export, not once per row)."""
+    field = Customer._meta.get_field(name)
+    label = str(CUSTOMERS.column(name).label)
+    if not field.choices:
+        return (label, operator.attrgetter(name))
+    labels = {value: str(text) for value, text in field.flatchoices}
+
+    def value(customer: Customer):
+        raw = getattr(customer, name)
+        return labels.get(raw, raw)
+
+    return (label, value)
+
+
 def _columns() -> list[spreadsheets.Column]:
-    # Labels resolved once per export, not once per row.
-    industries = {k: str(v) for k, v in Industry.choices}
-    positions = {k: str(v) for k, v in IndustryPosition.choices}
-    statuses = {k: str(v) for k, v in CustomerStatus.choices}
     tiers = {k: str(v) for k, v in Tier.choices}
-    label = {c.field: str(c.label) for c in CUSTOMERS.columns}
     return [
-        (label["name"], lambda c: c.name),
-        (label["credit_code"], lambda c: c.credit_code),
-        (label["industry"], lambda c: industries.get(c.industry, c.industry)),
-        (label["registered_capital"], lambda c: c.registered_capital),
-        (label["industry_position"], lambda c: positions.get(c.industry_position, c.industry_position)),
-        (label["credit_rating"], lambda c: c.credit_rating),
-        (label["status"], lambda c: statuses.get(c.status, c.status)),
+        *(_shown(name) for name in EDITABLE_FIELDS),
         (_("Tier"), lambda c: tiers.get(c.tier, c.tier)),
         (_("Score"), lambda c: c.score),
         (_("Credit limit (CNY)"), lambda c: c.credit_limit),
-        (label["owner"], lambda c: c.owner.username),
+        (str(CUSTOMERS.column("owner").label), lambda c: c.owner.username),
         (_("Team"), lambda c: c.team.name),
         (_("Next review"), lambda c: c.next_review_date),
     ]

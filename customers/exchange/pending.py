@@ -12,19 +12,22 @@ claim it, and a per-user quota bounds what a user keeps however many times they 
 Uploads not confirmed within ``PendingUpload.KEEP_FOR`` are never claimable and are deleted by
 ``pending_uploads_purge`` (the hourly ``customers.tasks.pending_uploads_purge``).
 
-Also here: the upload form every import starts from, and the preview's context (problems and
-the rows as read), which ``templates/crm/_import_*.html`` show.
+Also here: the upload form every import starts from, the two steps every import view takes
+(``check_upload`` and ``claim_upload``), and the preview's context (problems and the rows as
+read), which ``templates/crm/_import_*.html`` show.
 """
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext as _
@@ -68,6 +71,44 @@ class UploadForm(forms.Form):
         if upload.size > cells.MAX_UPLOAD_BYTES:
             raise forms.ValidationError(cells.too_big_message())
         return upload
+
+
+# --- The two steps of an import view ------------------------------------------------------------
+class _Judged(Protocol):
+    @property
+    def bad_rows(self) -> int: ...
+
+
+Judged = TypeVar("Judged", bound=_Judged)
+
+
+def check_upload(
+    form: UploadForm, check: Callable[[bytes], Judged], *, owner, kind: str, meta: dict[str, Any] | None = None
+) -> tuple[Judged, str | None] | None:
+    """The upload step: check the valid ``form``'s file with ``check``. A file without a bad row
+    is kept for ``owner`` to confirm in the import ``kind``, with ``meta`` and the file's name;
+    returns the check and that token (None for a file with bad rows). Returns None when the
+    file as a whole is refused: the form then carries the message."""
+    upload = form.cleaned_data["file"]
+    data = upload.read()
+    try:
+        checked = check(data)
+    except cells.FileRejected as exc:
+        form.add_error("file", exc.message)
+        return None
+    token = None
+    if not checked.bad_rows:
+        token = keep(owner=owner, kind=kind, data=data, meta={**(meta or {}), "name": upload.name})
+    return checked, token
+
+
+def claim_upload(request: HttpRequest, *, kind: str) -> tuple[bytes, dict[str, Any]] | None:
+    """The confirm step's start: the upload the POSTed token names, claimed for the request's
+    user (``claim``). None, with a message telling the user to upload again, if there is none."""
+    claimed = claim(owner=request.user, kind=kind, token=request.POST.get("token", ""))
+    if claimed is None:
+        messages.error(request, _("This upload has expired or was imported already. Please upload the file again."))
+    return claimed
 
 
 # --- Keeping and claiming ------------------------------------------------------------------------

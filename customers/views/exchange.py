@@ -6,6 +6,8 @@ confirming reads and validates the file again before writing anything. A token w
 when two confirms race.
 """
 
+from functools import partial
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -29,11 +31,13 @@ class ImportForm(pending.UploadForm):
     kind = forms.ChoiceField(label=gettext_lazy("The file holds"), widget=forms.RadioSelect)
     field_order = ("kind", "file")
 
-    def __init__(self, *args, kinds: list[ImportKind], **kwargs):
+    def __init__(self, *args, kinds: list[ImportKind], chosen: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = [(k.key, k.label) for k in kinds]
-        self.fields["kind"].initial = kinds[0].key
         self.kinds = {k.key: k for k in kinds}
+        # ?kind=… from a link (e.g. the admin's credit-report list); one the user may not import
+        # is simply not chosen.
+        self.fields["kind"].initial = chosen if chosen in self.kinds else kinds[0].key
 
 
 # --- Views --------------------------------------------------------------------------------------
@@ -56,21 +60,19 @@ def _preview(request: HttpRequest, checked: Checked, *, name: str, token: str | 
 @require_http_methods(["GET", "POST"])
 def customer_import(request: HttpRequest) -> HttpResponse:
     kinds = _allowed_kinds(request.user)
-    form = ImportForm(request.POST or None, request.FILES or None, kinds=kinds)
+    form = ImportForm(request.POST or None, request.FILES or None, kinds=kinds, chosen=request.GET.get("kind"))
     if request.method == "POST" and form.is_valid():
         kind = form.kinds[form.cleaned_data["kind"]]
-        upload = form.cleaned_data["file"]
-        data = upload.read()
-        try:
-            checked = check(kind, data, user=request.user)
-        except FileRejected as exc:
-            form.add_error("file", exc.message)
-        else:
-            token = None
-            if not checked.bad_rows:
-                meta = {"kind": kind.key, "name": upload.name}
-                token = pending.keep(owner=request.user, kind=PENDING_KIND, data=data, meta=meta)
-            return _preview(request, checked, name=upload.name, token=token)
+        kept = pending.check_upload(
+            form,
+            partial(check, kind, user=request.user),
+            owner=request.user,
+            kind=PENDING_KIND,
+            meta={"kind": kind.key},
+        )
+        if kept is not None:
+            checked, token = kept
+            return _preview(request, checked, name=form.cleaned_data["file"].name, token=token)
     return render(
         request,
         "customers/import_upload.html",
@@ -81,10 +83,8 @@ def customer_import(request: HttpRequest) -> HttpResponse:
 @require_POST
 def customer_import_confirm(request: HttpRequest) -> HttpResponse:
     kinds = {k.key: k for k in _allowed_kinds(request.user)}
-    token = request.POST.get("token", "")
-    claimed = pending.claim(owner=request.user, kind=PENDING_KIND, token=token)
+    claimed = pending.claim_upload(request, kind=PENDING_KIND)
     if claimed is None:
-        messages.error(request, _("This upload has expired or was imported already. Please upload the file again."))
         return redirect("customers:import")
     data, entry = claimed
     kind = kinds.get(entry["kind"])

@@ -7,6 +7,8 @@ even when two confirms race (a double click on a slow page): claiming deletes th
 upload, and only the request whose delete removed it gets the file.
 """
 
+from functools import partial
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -54,18 +56,12 @@ def repayment_import(request: HttpRequest) -> HttpResponse:
     _allowed(request.user)
     form = pending.UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        data = upload.read()
-        try:
-            checked = imports.check(data, user=request.user)
-        except FileRejected as exc:
-            form.add_error("file", exc.message)
-        else:
-            token = None
-            if not checked.bad_rows:
-                meta = {"name": upload.name}
-                token = pending.keep(owner=request.user, kind=PENDING_KIND, data=data, meta=meta)
-            return _preview(request, checked, name=upload.name, token=token)
+        kept = pending.check_upload(
+            form, partial(imports.check, user=request.user), owner=request.user, kind=PENDING_KIND
+        )
+        if kept is not None:
+            checked, token = kept
+            return _preview(request, checked, name=form.cleaned_data["file"].name, token=token)
     return render(
         request,
         "risk/repayment_import.html",
@@ -76,10 +72,8 @@ def repayment_import(request: HttpRequest) -> HttpResponse:
 @require_POST
 def repayment_import_confirm(request: HttpRequest) -> HttpResponse:
     _allowed(request.user)
-    token = request.POST.get("token", "")
-    claimed = pending.claim(owner=request.user, kind=PENDING_KIND, token=token)
+    claimed = pending.claim_upload(request, kind=PENDING_KIND)
     if claimed is None:
-        messages.error(request, _("This upload has expired or was imported already. Please upload the file again."))
         return redirect("risk:repayment_import")
     data, meta = claimed
     name = meta["name"]

@@ -6,16 +6,13 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
-import tablib
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from crm.roles import Role
 from customers.exchange import cells
-from customers.exchange.resources import CreditReportResource, CustomerResource
 from customers.models import (
     CreditReport,
     Customer,
@@ -26,7 +23,7 @@ from customers.models import (
     PendingUpload,
 )
 from customers.views import exchange as exchange_views
-from tests.factories import CustomerFactory, credit_code, make_user
+from tests.factories import credit_code, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -474,6 +471,14 @@ def test_risk_officer_imports_source_data_but_not_customers(client, risk_officer
     assert CreditReport.objects.get().entered_by == risk_officer
 
 
+def test_a_link_opens_the_import_at_a_kind_the_user_may_import(client, risk_officer):
+    client.force_login(risk_officer)
+    url = reverse("customers:import")
+    assert client.get(url, {"kind": "financial_statements"}).context["form"]["kind"].value() == "financial_statements"
+    assert client.get(url, {"kind": "customers"}).context["form"]["kind"].value() == "credit_reports"
+    assert client.get(url, {"kind": "nonsense"}).context["form"]["kind"].value() == "credit_reports"
+
+
 def test_user_without_a_role_may_not_import(client, team):
     client.force_login(make_user(None, team=team, username="nobody"))
     assert client.get(reverse("customers:import")).status_code == 403
@@ -521,56 +526,3 @@ def test_bad_amounts_are_refused(value):
 )
 def test_dates_in_the_usual_spellings_and_excel_serials(value):
     assert cells.day(value) == date(2025, 12, 31)
-
-
-# --- Django admin (django-import-export) ---------------------------------------------------------
-def test_admin_import_of_reports_resolves_customers_by_credit_code_and_regrades(admin_user, customer):
-    dataset = tablib.Dataset(headers=["credit_code", "as_of", "rating", "outstanding_debt"])
-    dataset.append([customer.credit_code.lower(), "2026-03-01", "BB", "5000.10"])
-    dataset.append([credit_code(999), "2026-03-01", "BB", "1"])
-    result = CreditReportResource().import_data(dataset, dry_run=False, user=admin_user)
-    assert result.has_validation_errors()
-    assert not CreditReport.objects.exists()  # all or nothing
-
-    del dataset[1]
-    result = CreditReportResource().import_data(dataset, dry_run=False, user=admin_user)
-    assert not result.has_errors() and not result.has_validation_errors()
-    report = CreditReport.objects.get()
-    assert (report.customer, report.outstanding_debt, report.entered_by) == (customer, Decimal("5000.10"), admin_user)
-    assert report.source == DataSource.IMPORT
-    customer.refresh_from_db()
-    assert customer.bureau_rating == "BB"
-
-
-def test_admin_customer_import_updates_by_credit_code(admin_user, customer, rm2):
-    exported = CustomerResource().export()
-    assert exported.dict[0]["owner"] == customer.owner.username
-    dataset = tablib.Dataset(headers=exported.headers)
-    dataset.append([{"owner": "rm2", "registered_capital": "99.50"}.get(h, v) for h, v in exported.dict[0].items()])
-    result = CustomerResource().import_data(dataset, dry_run=False, user=admin_user)
-    assert not result.has_errors() and not result.has_validation_errors()
-    customer.refresh_from_db()
-    assert (customer.owner, customer.team, customer.registered_capital) == (rm2, rm2.team, Decimal("99.50"))
-    assert Customer.objects.count() == 1
-
-
-def test_admin_pages_for_sources_and_import_open(client, admin_user, customer):
-    client.force_login(admin_user)
-    for url in (
-        "/admin/customers/creditreport/",
-        "/admin/customers/financialstatement/?q=" + customer.credit_code,
-        "/admin/customers/creditreport/import/",
-        "/admin/customers/customer/import/",
-        "/admin/customers/customer/export/",
-    ):
-        assert client.get(url).status_code == 200, url
-
-
-def test_staff_without_model_permissions_cannot_import_in_admin(client, team):
-    clerk = make_user(Role.RELATIONSHIP_MANAGER, team=team, username="clerk")
-    clerk.is_staff = True
-    clerk.save(update_fields=["is_staff"])
-    client.force_login(clerk)
-    assert client.get("/admin/customers/creditreport/import/").status_code == 403
-    CustomerFactory()  # the changelist itself is also closed to them
-    assert client.get("/admin/customers/customer/").status_code == 403
