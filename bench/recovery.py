@@ -51,7 +51,7 @@ from config.celery import app as celery_app  # noqa: E402
 from crm.models import Job, JobStatus  # noqa: E402
 from customers.models import Customer, GradeReason, Scorecard, ScorecardStatus  # noqa: E402
 from customers.regrade import active_scorecard, regrade  # noqa: E402
-from customers.scoring_services import scorecard_copy, scorecard_publish  # noqa: E402
+from customers.services import scorecard_copy, scorecard_publish  # noqa: E402
 
 
 def free_port() -> int:

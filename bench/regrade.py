@@ -52,7 +52,7 @@ from customers.credit_code import ALPHABET, make_credit_code  # noqa: E402
 from customers.grading import validate  # noqa: E402
 from customers.models import Customer, Grade, GradeReason, Scorecard, ScorecardStatus  # noqa: E402
 from customers.regrade import active_scorecard, regrade  # noqa: E402
-from customers.scoring_services import scorecard_copy  # noqa: E402
+from customers.services import scorecard_copy  # noqa: E402
 
 SEED = 20260601
 BENCH_NAME = "bench"  # team, user and scorecard names carry it, so a re-run can find and remove them

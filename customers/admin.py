@@ -7,9 +7,9 @@ from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from customers.exchange.kinds import CREDIT_REPORTS, CUSTOMERS, FINANCIAL_STATEMENTS, ImportKind, kinds_for
-from customers.intake import inputs_changed
 from customers.models import Activity, Contact, CreditReport, Customer, FinancialStatement
 from customers.models.customer import GRADING_FIELDS
+from customers.services import inputs_changed
 
 # Files go in and out through the pages everyone uses (customers.views.exchange), never through
 # an import of the admin's own: the same caps on what a file may unfold into, the same access

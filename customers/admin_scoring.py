@@ -19,7 +19,7 @@ from customers import tasks
 from customers.exceptions import NotAllowed, ScorecardInvalid
 from customers.grading import validate
 from customers.models import Band, Criterion, Grade, GradeReason, Scorecard, TierOverride, TierPolicy
-from customers.scoring_services import TIER_ORDER, scorecard_copy, scorecard_impact, scorecard_publish
+from customers.services import TIER_ORDER, scorecard_copy, scorecard_impact, scorecard_publish
 
 
 class FrozenUnlessDraft:

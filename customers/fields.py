@@ -20,7 +20,7 @@ EDITABLE_FIELDS = (
     "status",
 )
 
-# What a person enters for each kind of source (customers.intake.SOURCE_MODELS), in the order
+# What a person enters for each kind of source (customers.services.intake.SOURCE_MODELS), in the order
 # it is shown. The form adds where the figures came from; the import adds the customer's credit
 # code and records the source as "import".
 SOURCE_FIELDS = {

@@ -10,8 +10,8 @@ from crm.validators import refuse_control_characters
 from customers.access import assignable_owners
 from customers.credit_code import normalize_credit_code
 from customers.fields import EDITABLE_FIELDS, SOURCE_FIELDS
-from customers.intake import SOURCE_MODELS
 from customers.models import Activity, Contact, Customer, DataSource, Tier
+from customers.services.intake import SOURCE_MODELS
 
 
 class CreditCodeField(forms.CharField):

@@ -19,9 +19,9 @@ from customers.access import assignable_owners, customers_for
 from customers.exchange import cells
 from customers.exchange.cells import FileRejected, Table, read_table
 from customers.exchange.kinds import CREDIT_CODE, CUSTOMERS, Column, ImportKind
-from customers.intake import sources_import
 from customers.models import Customer, DataSource, GradeReason
 from customers.regrade import regrade
+from customers.services.intake import sources_import
 
 PREVIEW_ROWS = 50
 LOOKUP_CHUNK = 2000  # values per IN (...) query: far below every database's limit

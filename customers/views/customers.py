@@ -22,7 +22,7 @@ from customers.access import (
 from customers.exceptions import DuplicateCreditCode
 from customers.filters import CustomerFilter
 from customers.forms import ActivityForm, ContactForm, CustomerForm
-from customers.selectors import customer_grading, customer_history, customer_sources
+from customers.selectors.customers import customer_grading, customer_history, customer_sources
 
 PAGE_SIZE = 50
 

@@ -12,8 +12,7 @@ from customers.access import access_customer, can_add_sources, can_edit_customer
 from customers.choices import Tier
 from customers.exceptions import NotAllowed
 from customers.forms import OverrideForm, source_form_class
-from customers.intake import SOURCE_MODELS, source_add
-from customers.scoring_services import customer_reviewed, override_create
+from customers.services import SOURCE_MODELS, customer_reviewed, override_create, source_add
 
 
 def _grade_message(request, customer, before: str) -> None:

@@ -22,9 +22,9 @@ from crm.scope import Scope
 from customers.access import customers_for
 from customers.choices import Industry, Tier
 from customers.models import Customer, TierPolicy
-from customers.overview import NOT_GRADED, quality_counts, tier_summary, transition_matrix
 from customers.quality import customer_quality, needing_attention
 from customers.regrade import active_scorecard
+from customers.selectors.overview import NOT_GRADED, quality_counts, tier_summary, transition_matrix
 
 PAGE_SIZE = 50
 DEFAULT_PERIOD_DAYS = 90

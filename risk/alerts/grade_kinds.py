@@ -1,7 +1,7 @@
 """Kinds that watch a customer's grade and the data it is computed from: tier downgrade, score
 drop, bureau downgrade, debt ratio, stale scorecard inputs. Each bad set is one filter over the
 customer table (the grading inputs and outputs are columns of it, kept current by
-customers.intake and customers.regrade)."""
+customers.services.intake and customers.regrade)."""
 
 import datetime
 from collections import defaultdict
@@ -100,7 +100,7 @@ def _rating_rank(field: str) -> Case:
 
 
 def bureau_downgrade_bad(customers, params: dict, today: datetime.date):
-    # previous_bureau_rating is the rating of the report before the newest one (customers.intake):
+    # previous_bureau_rating is the rating of the report before the newest one (customers.services.intake):
     # the state lasts until a newer report arrives.
     return (
         customers.exclude(bureau_rating="")

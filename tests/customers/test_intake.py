@@ -4,8 +4,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from customers.intake import source_add
 from customers.models import CreditReport, Grade
+from customers.services import source_add
 
 pytestmark = pytest.mark.django_db
 

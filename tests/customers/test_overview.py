@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from customers.access import customers_for
 from customers.models import Customer, Grade, Scorecard, ScorecardStatus
-from customers.overview import (
+from customers.selectors.overview import (
     DOWNGRADE,
     NOT_GRADED,
     OTHER,

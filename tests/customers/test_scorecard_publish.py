@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from customers.models import Customer, Grade, GradeReason, Scorecard, ScorecardStatus
 from customers.regrade import active_scorecard, regrade
-from customers.scoring_services import scorecard_copy, scorecard_impact
+from customers.services import scorecard_copy, scorecard_impact
 from tests.factories import SIMPLE, CustomerFactory, numeric, save_spec
 
 pytestmark = pytest.mark.django_db

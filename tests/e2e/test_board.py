@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from crm.roles import Role
-from customers.intake import source_add
+from customers.services import source_add
 from funnel import services
 from funnel.models import Deal
 from tests.factories import PASSWORD, CustomerFactory, TeamFactory, make_user

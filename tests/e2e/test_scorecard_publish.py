@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from crm.roles import Role
 from customers.models import GradeReason, Scorecard
 from customers.regrade import active_scorecard, regrade
-from customers.scoring_services import scorecard_copy
+from customers.services import scorecard_copy
 from tests.factories import PASSWORD, CustomerFactory, TeamFactory, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]

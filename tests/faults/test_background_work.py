@@ -15,7 +15,7 @@ from crm.models import Job, JobLock, JobStatus
 from customers import tasks
 from customers.models import Customer, Grade, GradeReason, Scorecard
 from customers.regrade import regrade
-from customers.scoring_services import scorecard_copy, scorecard_publish
+from customers.services import scorecard_copy, scorecard_publish
 from tests.conftest import database_url, wait_until
 from tests.factories import CustomerFactory
 

@@ -16,8 +16,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from customers.choices import Tier
-from customers.intake import source_add
 from customers.models import Customer, Grade, GradeReason, TierPolicy
+from customers.services import source_add
 from funnel.models import Deal, Stage
 from risk.alerts import evaluate
 from risk.alerts.portfolio_kinds import STALE_DEALS_LISTED

@@ -7,7 +7,7 @@ import time_machine
 
 from customers.access import customers_for
 from customers.models import Customer
-from customers.scoring_services import customer_reviewed
+from customers.services import customer_reviewed
 from risk.dashboard import watch_list
 from risk.models import Alert, AlertKind, AlertRule, AlertSeverity, AlertStatus, Facility
 from risk.services import facility_limits_follow, watch_refresh
@@ -123,7 +123,7 @@ def test_a_review_since_the_alert_takes_customer_off_the_watch_list(customer):
     reviewed(customer)
     raise_alert(customer, opened_at=local(2025, 3, 1))
     watch_refresh()
-    # The review on 3 March (customers.scoring_services.customer_reviewed, then regrade).
+    # The review on 3 March (customers.services.scoring.customer_reviewed, then regrade).
     reviewed(customer, last=datetime.date(2025, 3, 3), next_review=datetime.date(2025, 8, 30))
     Customer.objects.filter(pk=customer.pk).update(watch_review_by=datetime.date(2025, 4, 30))
     watch_refresh()

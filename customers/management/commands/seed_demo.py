@@ -15,7 +15,6 @@ from simple_history.utils import bulk_create_with_history
 from crm.models import Team, User
 from crm.roles import Role
 from customers.credit_code import ALPHABET, make_credit_code
-from customers.intake import inputs_refresh
 from customers.models import (
     Activity,
     ActivityKind,
@@ -33,6 +32,7 @@ from customers.models import (
     IndustryPosition,
 )
 from customers.regrade import regrade
+from customers.services import inputs_refresh
 
 DEMO_PASSWORD = "crm-demo-2026"  # noqa: S105 - fictional demo users, printed in README
 

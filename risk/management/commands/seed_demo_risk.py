@@ -29,9 +29,9 @@ from django.utils import timezone
 from crm.dates import add_months
 from crm.models import User
 from customers.grading import grade
-from customers.intake import sources_import
 from customers.models import CreditRating, CreditReport, Customer, DataSource, FinancialStatement, Tier, TierPolicy
 from customers.regrade import active_scorecard, customer_inputs
+from customers.services import sources_import
 from funnel.models import Deal, Stage
 from risk.alerts import evaluate
 from risk.dashboard import rollup_rebuild
@@ -91,7 +91,7 @@ class Worsening:
     debt_ratio: Decimal | None = None
 
     def inputs(self, customer: Customer) -> dict:
-        """The customer's grading inputs once the news is in (as customers.intake copies them)."""
+        """The customer's grading inputs once the news is in (as customers.services.intake copies them)."""
         inputs = customer_inputs(customer, timezone.localdate())
         if self.notches:
             inputs.update(

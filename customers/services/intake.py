@@ -17,9 +17,10 @@ from customers.models import (
     FundingNeed,
     GradeReason,
 )
+from customers.models.sources import SourcedRecord
 from customers.regrade import RegradeResult, regrade
 
-SOURCE_MODELS = {
+SOURCE_MODELS: dict[str, type[SourcedRecord]] = {
     "credit_report": CreditReport,
     "financial_statement": FinancialStatement,
     "funding_need": FundingNeed,
@@ -81,7 +82,7 @@ def source_add(kind: str, /, *, customer: Customer, by, **fields):
     """Add one source record of ``kind`` (a SOURCE_MODELS key) and re-grade the customer."""
     model = SOURCE_MODELS[kind]
     with transaction.atomic():
-        record = model(customer=customer, entered_by=by, **fields)
+        record = model(customer=customer, entered_by=by, **fields)  # type: ignore[misc]  # each kind has a customer
         record.full_clean()
         record.save()
         inputs_changed(customer_ids=[customer.pk])
@@ -92,9 +93,9 @@ def sources_import(*, records: list) -> RegradeResult:
     """Save validated, unsaved source records of any kinds in one transaction and re-grade the
     customers they touch: all rows or none."""
     with transaction.atomic():
-        by_model: dict[type, list] = {}
+        by_model: dict[type[SourcedRecord], list[SourcedRecord]] = {}
         for record in records:
             by_model.setdefault(type(record), []).append(record)
         for model, rows in by_model.items():
-            model.objects.bulk_create(rows, batch_size=1000)
+            model._default_manager.bulk_create(rows, batch_size=1000)
         return inputs_changed(customer_ids={r.customer_id for r in records})
