@@ -46,6 +46,27 @@ def require(what: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _migrated_snapshot(django_db_setup):
+    """Django's snapshot of the migrated test database (what the data migrations ship: roles,
+    the default scorecard, tier policies, stages, alert rules, beat schedules), visible to
+    every connection object. serialized_rollback restores it after a transactional test's
+    flush, reading it from the connection; but under Playwright's sync API tests run inside an
+    event loop, where Django hands out other (context-local) connection objects without it, so
+    from the first browser test on nothing was restored and flushes re-ran post_migrate. Kept
+    on the connection class, every connection finds it."""
+    from django.db import connections
+
+    wrapper = type(connections["default"])
+    snapshot = getattr(connections["default"], "_test_serialized_contents", None)
+    if snapshot is None:
+        yield
+        return
+    wrapper._test_serialized_contents = snapshot
+    yield
+    del wrapper._test_serialized_contents
+
+
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -364,3 +364,72 @@ class AlertFactory(factory.django.DjangoModelFactory):
     severity = factory.LazyAttribute(lambda a: a.rule.severity)
     opened_at = factory.LazyFunction(timezone.now)
     last_seen_at = factory.SelfAttribute("opened_at")
+
+
+# --- What users record on a customer or a deal -------------------------------------------------
+# Rows as saved. Through the pages, intake re-grades the customer on each source
+# (customers.services.source_add); use that where the grade must follow.
+class _SourceFactory(factory.django.DjangoModelFactory):
+    customer = factory.SubFactory(CustomerFactory)
+    entered_by = factory.LazyAttribute(lambda r: r.customer.owner)
+    as_of = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=30))
+
+
+class CreditReportFactory(_SourceFactory):
+    class Meta:
+        model = "customers.CreditReport"
+
+    rating = "A"
+    outstanding_debt = Decimal("120000000.00")
+
+
+class FinancialStatementFactory(_SourceFactory):
+    class Meta:
+        model = "customers.FinancialStatement"
+
+    revenue = Decimal("800000000.00")
+    net_profit = Decimal("60000000.00")
+    total_assets = Decimal("2000000000.00")
+    total_liabilities = Decimal("1100000000.00")
+    current_assets = Decimal("700000000.00")
+    current_liabilities = Decimal("400000000.00")
+
+
+class FundingNeedFactory(_SourceFactory):
+    class Meta:
+        model = "customers.FundingNeed"
+
+    project_amount = Decimal("300000000.00")
+    purpose = "光伏电站二期"
+    term_months = 60
+
+
+class CooperationRecordFactory(_SourceFactory):
+    class Meta:
+        model = "customers.CooperationRecord"
+
+    kind = "loan"
+    description = "2019 年项目贷款"
+    amount = Decimal("50000000.00")
+
+
+class TierOverrideFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "customers.TierOverride"
+
+    customer = factory.SubFactory(CustomerFactory)
+    tier = "A"
+    reason = "Parent guarantee signed; the scorecard does not see it."
+    expires_at = factory.LazyFunction(lambda: timezone.now() + datetime.timedelta(days=90))
+    created_by = factory.LazyAttribute(lambda o: o.customer.owner)
+
+
+class DealDocumentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "funnel.DealDocument"
+
+    deal = factory.SubFactory(DealFactory)
+    kind = "feasibility"
+    title = "可行性研究报告"
+    dated = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=10))
+    added_by = factory.LazyAttribute(lambda d: d.deal.owner)
