@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy
 
 from customers.exchange import cells
 from customers.exchange.cells import CellError
-from customers.exchange.checking import CheckedRow, RowError, chunks, read_rows
+from customers.exchange.checking import CheckedFile, CheckedRow, RowError, chunks, read_rows
 from customers.exchange.kinds import CREDIT_CODE, DATE, MONEY, Column, ImportKind
 from risk.access import facilities_for
 from risk.models import Facility, Repayment, RepaymentInstallment
@@ -137,28 +137,13 @@ class FacilityTotal:
         return self.owed - self.amount
 
 
-@dataclass
-class CheckedRepayments:
-    columns: list[Column]  # the columns the file has, in REPAYMENTS' order
-    rows: list[CheckedRow]
-    ignored: list[str]  # headers that name no column
+@dataclass(kw_only=True)
+class CheckedRepayments(CheckedFile):
     totals: list[FacilityTotal] = field(default_factory=list)  # per facility the user may see
-
-    @property
-    def errors(self) -> list[RowError]:
-        return [e for row in self.rows for e in row.errors]
-
-    @property
-    def bad_rows(self) -> int:
-        return sum(1 for row in self.rows if row.errors)
 
     @property
     def amount(self) -> Decimal:
         return sum((row.values["amount"] for row in self.rows if row.values.get("amount") is not None), ZERO)
-
-    @property
-    def preview(self) -> list[CheckedRow]:
-        return self.rows[:PREVIEW_ROWS]
 
 
 # --- Checking ------------------------------------------------------------------------------------

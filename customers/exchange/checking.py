@@ -49,13 +49,13 @@ class CheckedRow:
         return {e.column for e in self.errors}
 
 
-@dataclass
-class Checked:
-    kind: ImportKind
+@dataclass(kw_only=True)
+class CheckedFile:
+    """A file read and every row checked: what the preview of any import shows."""
+
     columns: list[Column]  # the kind's columns the file has, in the kind's order
     rows: list[CheckedRow]
     ignored: list[str]  # headers that name no column
-    records: list[models.Model] = field(default_factory=list)  # unsaved; only if no row is bad
 
     @property
     def errors(self) -> list[RowError]:
@@ -68,6 +68,12 @@ class Checked:
     @property
     def preview(self) -> list[CheckedRow]:
         return self.rows[:PREVIEW_ROWS]
+
+
+@dataclass(kw_only=True)
+class Checked(CheckedFile):
+    kind: ImportKind
+    records: list[models.Model] = field(default_factory=list)  # unsaved; only if no row is bad
 
 
 def check(kind: ImportKind, data: bytes, *, user) -> Checked:
