@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -139,6 +139,7 @@ class FacilityTotal:
 
 @dataclass(kw_only=True)
 class CheckedRepayments(CheckedFile):
+    preview_rows: ClassVar[int] = PREVIEW_ROWS  # every line of a statement
     totals: list[FacilityTotal] = field(default_factory=list)  # per facility the user may see
 
     @property

@@ -9,7 +9,7 @@ of a clean check, all or none.
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
@@ -53,6 +53,7 @@ class CheckedRow:
 class CheckedFile:
     """A file read and every row checked: what the preview of any import shows."""
 
+    preview_rows: ClassVar[int] = PREVIEW_ROWS
     columns: list[Column]  # the kind's columns the file has, in the kind's order
     rows: list[CheckedRow]
     ignored: list[str]  # headers that name no column
@@ -67,7 +68,7 @@ class CheckedFile:
 
     @property
     def preview(self) -> list[CheckedRow]:
-        return self.rows[:PREVIEW_ROWS]
+        return self.rows[: self.preview_rows]
 
 
 @dataclass(kw_only=True)

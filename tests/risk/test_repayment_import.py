@@ -86,6 +86,17 @@ def outstanding(facility: Facility) -> Decimal:
     return facility.outstanding
 
 
+def test_the_preview_shows_every_line_of_a_statement(client, risk_officer, facility):
+    """A statement is short and the officer checks it line by line: 60 lines are all on the
+    preview (the customer import shows its first 50 rows of a much longer file)."""
+    client.force_login(risk_officer)
+    rows = [HEADER] + [[str(facility.code), "2026-03-01", "10", f"REF-{n:03}"] for n in range(60)]
+    preview = upload(client, csv_upload(rows))
+    assert preview.status_code == 200
+    assert len(preview.context["checked"].preview) == 60
+    assert "REF-059" in preview.content.decode()
+
+
 # --- Happy paths -----------------------------------------------------------------------------------
 def test_risk_officer_imports_a_csv_and_outstanding_moves(client, risk_officer, facility, west_facility):
     client.force_login(risk_officer)
