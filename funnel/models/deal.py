@@ -1,4 +1,4 @@
-"""Deals moving through the method's three-layer funnel (客户关系漏斗)."""
+"""A deal, its moves through the funnel, its checklist, documents and terms exceptions."""
 
 import uuid
 from decimal import Decimal
@@ -8,148 +8,19 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.scope import Scope
 from customers.models import Customer
-
-
-class Stage(models.TextChoices):
-    PROSPECT = "prospect", _("Prospect identified")
-    PRELIMINARY = "preliminary", _("Preliminary assessment")
-    DUE_DILIGENCE = "due_diligence", _("Due diligence")
-    APPROVED = "approved", _("Approved")
-    FUNDED = "funded", _("Funded")
-    LOST = "lost", _("Lost")
-
-
-OPEN_STAGES = (Stage.PROSPECT, Stage.PRELIMINARY, Stage.DUE_DILIGENCE, Stage.APPROVED)
-CLOSED_STAGES = (Stage.FUNDED, Stage.LOST)
-# How far along the funnel a stage is; Lost is off the line. ``Deal.max_rank`` keeps the furthest
-# rank a deal reached, which is what layer-to-layer conversion counts.
-RANK = {
-    Stage.PROSPECT: 1,
-    Stage.PRELIMINARY: 2,
-    Stage.DUE_DILIGENCE: 3,
-    Stage.APPROVED: 4,
-    Stage.FUNDED: 5,
-    Stage.LOST: 0,
-}
-LAYER = {Stage.PROSPECT: 1, Stage.PRELIMINARY: 2, Stage.DUE_DILIGENCE: 3}
-
-
-class ProjectType(models.TextChoices):
-    POWER = "power", _("Power generation")
-    RENEWABLE = "renewable", _("Wind and solar")
-    ROAD = "road", _("Roads and bridges")
-    RAIL = "rail", _("Rail and transit")
-    PORT = "port", _("Ports and airports")
-    WATER = "water", _("Water and waste")
-    DATA_CENTRE = "data_centre", _("Data centre")
-    INDUSTRIAL = "industrial", _("Industrial park")
-    REAL_ESTATE = "real_estate", _("Real estate development")
-    OTHER = "other", _("Other")
-
-
-class LostReason(models.TextChoices):
-    PRICING = "pricing", _("Pricing or terms not accepted")
-    COMPETITOR = "competitor", _("Went to a competitor")
-    CREDIT = "credit", _("Credit declined")
-    WITHDRAWN = "withdrawn", _("Customer withdrew")
-    PROJECT = "project", _("Project cancelled or postponed")
-    OTHER = "other", _("Other")
-
-
-class LocalizedName(models.Model):
-    """Admin-edited text shown to users: an English name and an optional Chinese one."""
-
-    name = models.CharField(_("name (English)"), max_length=200)
-    name_zh_hans = models.CharField(
-        _("name (Simplified Chinese)"), max_length=200, blank=True, help_text=_("Leave empty to show the English name.")
-    )
-
-    class Meta:
-        abstract = True
-
-    def __str__(self) -> str:
-        return self.localized_name
-
-    @property
-    def localized_name(self) -> str:
-        if (get_language() or "").lower().startswith("zh") and self.name_zh_hans:
-            return self.name_zh_hans
-        return self.name
-
-
-class StageSettingQuerySet(models.QuerySet):
-    def by_stage(self) -> dict[str, "StageSetting"]:
-        """All six settings keyed by stage: pages load them once, not once per row."""
-        return {s.stage: s for s in self}
-
-
-class StageSetting(models.Model):
-    """Per stage, what admins tune: the name shown, the win probability and how long a deal
-    should sit in it before it counts as overdue."""
-
-    stage = models.CharField(_("stage"), max_length=20, choices=Stage.choices, unique=True, editable=False)
-    display_name = models.CharField(
-        _("display name (English)"),
-        max_length=60,
-        blank=True,
-        help_text=_("Leave empty for the standard name."),
-    )
-    display_name_zh_hans = models.CharField(
-        _("display name (Simplified Chinese)"),
-        max_length=60,
-        blank=True,
-        help_text=_("Leave empty for the standard name."),
-    )
-    probability = models.PositiveSmallIntegerField(_("win probability (%)"), validators=[MaxValueValidator(100)])
-    expected_days = models.PositiveIntegerField(
-        _("expected days in stage"),
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1)],
-        help_text=_("A deal longer than this in the stage is overdue. Empty for Funded and Lost."),
-    )
-
-    objects = StageSettingQuerySet.as_manager()
-
-    class Meta:
-        verbose_name = _("stage setting")
-        verbose_name_plural = _("stage settings")
-        constraints = [
-            models.CheckConstraint(condition=Q(probability__lte=100), name="stage_probability_percent"),
-        ]
-
-    def __str__(self) -> str:
-        return self.label
-
-    @property
-    def label(self) -> str:
-        chinese = (get_language() or "").lower().startswith("zh")
-        custom = self.display_name_zh_hans if chinese else self.display_name
-        return custom or str(Stage(self.stage).label)
-
-    @property
-    def rank(self) -> int:
-        return RANK[Stage(self.stage)]
-
-
-class ChecklistItem(LocalizedName):
-    """One item of the due-diligence checklist (尽职调查), edited in admin."""
-
-    guidance = models.TextField(_("guidance"), blank=True)
-    order = models.PositiveIntegerField(_("order"), default=0)
-    is_active = models.BooleanField(
-        _("required"), default=True, help_text=_("Only required items must be ticked before approval.")
-    )
-
-    class Meta:
-        ordering = ["order", "id"]
-        verbose_name = _("due-diligence checklist item")
-        verbose_name_plural = _("due-diligence checklist items")
+from funnel.models.stages import (
+    OPEN_STAGES,
+    RANK,
+    ChecklistItem,
+    LostReason,
+    ProjectType,
+    Stage,
+)
 
 
 class DealQuerySet(models.QuerySet):
@@ -426,57 +297,3 @@ class TermsException(models.Model):
             and None not in stated
             and stated == (deal.spread_bps, deal.collateral_coverage, deal.proposed_limit)
         )
-
-
-class FunnelRollup(models.Model):
-    """Precomputed analytics, rebuilt by a beat job (funnel.analytics.rollup_rebuild).
-
-    Three levels of rows, so that every page read sums a few thousand rows at most:
-
-    - per (customer owner, customer team): ``owner_id`` and ``team_id`` set. An RM's page sums
-      the rows with ``owner_id`` = the RM, which are exactly the customers they may see;
-    - per team: ``owner_id`` NULL, ``team_id`` set (a team manager's page);
-    - firm-wide: both NULL (admin and risk officer).
-
-    Each level holds the same figures again, so never sum across levels: pick one (see
-    ``funnel.analytics.rollup_rows``). Medians come from per-day histograms (``bucket`` = whole
-    days, capped), which add up across owners where medians would not; ``days`` keeps the sum of
-    the uncapped days so that means stay exact."""
-
-    class Metric(models.TextChoices):
-        STAGE = "stage"  # key: stage; deals now in it
-        REACHED = "reached"  # key: furthest rank reached
-        DAYS = "days"  # key: stage left; bucket: days spent in it
-        OUTCOME = "outcome"  # key: "<tier>:<funded|lost>"
-        CYCLE = "cycle"  # key: month screened (YYYY-MM); bucket: days from prospect to decision
-
-    owner_id = models.IntegerField(null=True)  # NULL on the team and firm-wide rows
-    team_id = models.IntegerField(null=True)  # NULL on the firm-wide rows
-    metric = models.CharField(max_length=10, choices=Metric.choices)
-    key = models.CharField(max_length=40)
-    bucket = models.IntegerField(default=0)
-    count = models.PositiveIntegerField()
-    amount = models.DecimalField(max_digits=22, decimal_places=2)
-    weighted = models.DecimalField(max_digits=22, decimal_places=2, default=Decimal("0"))
-    days = models.BigIntegerField(default=0)  # DAYS and CYCLE: sum of the uncapped days
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["owner_id", "metric"], name="rollup_owner"),
-            # Only the team and firm-wide totals are read by team: owner rows need no entry.
-            models.Index(fields=["team_id", "metric"], condition=Q(owner_id__isnull=True), name="rollup_total"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.metric} {self.key} {self.bucket}"
-
-
-class RollupRun(models.Model):
-    """When the rollup was last rebuilt (one row), shown as "figures as of" on the page."""
-
-    finished_at = models.DateTimeField()
-    deals = models.PositiveIntegerField(default=0)
-    seconds = models.FloatField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.finished_at:%Y-%m-%d %H:%M}"
