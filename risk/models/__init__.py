@@ -1,0 +1,45 @@
+"""Risk's data:
+
+- ``facilities``: facilities, their schedules and repayments;
+- ``alerts``: alert rules, alerts, their events and the managers' digests;
+- ``rollup``: the dashboard's monthly figures."""
+
+from risk.models.alerts import (
+    SEVERITY_RANK,
+    UNRESOLVED,
+    Alert,
+    AlertCondition,
+    AlertDigest,
+    AlertEvent,
+    AlertEventKind,
+    AlertKind,
+    AlertRule,
+    AlertSeverity,
+    AlertStatus,
+)
+from risk.models.facilities import (
+    Facility,
+    Repayment,
+    RepaymentInstallment,
+)
+from risk.models.rollup import (
+    RiskMonth,
+)
+
+__all__ = [
+    "SEVERITY_RANK",
+    "UNRESOLVED",
+    "Alert",
+    "AlertCondition",
+    "AlertDigest",
+    "AlertEvent",
+    "AlertEventKind",
+    "AlertKind",
+    "AlertRule",
+    "AlertSeverity",
+    "AlertStatus",
+    "Facility",
+    "Repayment",
+    "RepaymentInstallment",
+    "RiskMonth",
+]

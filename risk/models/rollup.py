@@ -1,0 +1,37 @@
+"""The month-by-month figures behind the risk dashboard's KPIs."""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+
+class RiskMonth(models.Model):
+    """Precomputed monthly figures behind the risk dashboard's KPIs, rebuilt by a beat job
+    (risk.dashboard.rollup_rebuild). Levels as in funnel.FunnelRollup: per (owner, team) with
+    both set, per team (owner NULL), firm-wide (both NULL); never sum across levels.
+
+    Flows (due, repaid, alerts, screening) are recomputed for every month kept; stocks
+    (exposure) can only be observed now, so the current month's snapshot is rewritten by each
+    run and a past month keeps the last snapshot taken in it."""
+
+    month = models.DateField()  # first day of the month, local time
+    owner_id = models.IntegerField(null=True)
+    team_id = models.IntegerField(null=True)
+    due = models.DecimalField(max_digits=22, decimal_places=2, default=Decimal("0"))
+    repaid = models.DecimalField(max_digits=22, decimal_places=2, default=Decimal("0"))
+    exposure = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    exposure_b = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    exposure_overdue = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    alerts_new = models.PositiveIntegerField(default=0)
+    screened = models.PositiveIntegerField(default=0)  # deals reaching a decision in the month
+    screened_funded = models.PositiveIntegerField(default=0)  # of those, approved or funded
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["owner_id", "month"], name="risk_month_owner"),
+            models.Index(fields=["team_id", "month"], condition=Q(owner_id__isnull=True), name="risk_month_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month} {self.owner_id} {self.team_id}"
