@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "crm.context_processors.crm",
+                "config.context_processors.exceptions",
             ],
         },
     },

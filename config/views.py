@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.i18n import set_language
 
 from config.celery import app as celery_app
+from funnel.selectors import home_exceptions
 from risk.selectors.alerts import home_alerts
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,10 @@ def favicon(request: HttpRequest) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Where everyone lands: the unresolved alerts on the customers they see (an RM: their own),
-    most severe first, and the way to the main pages. Two queries for the alerts, however many."""
-    return render(request, "home.html", home_alerts(request.user))
+    most severe first, the exception requests waiting for their decision, oldest first, and
+    the way to the main pages. Two queries for the alerts and two for the exceptions, however
+    many (the count also feeds the top bar's badge)."""
+    return render(request, "home.html", {**home_alerts(request.user), **home_exceptions(request.user)})
 
 
 HEALTH_BUDGET = 1.2  # seconds for all checks together: below a load balancer's usual 2 s

@@ -8,10 +8,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from customers.models import Customer, Tier, TierPolicy
 from funnel.models import OPEN_STAGES, RANK, Deal, Stage
+
+
+@dataclass
+class WaitingException:
+    """A pending exception request: since when, and who may decide it (``funnel.deciders``)."""
+
+    since: datetime.datetime
+    deciders: list[str]
 
 
 @dataclass
@@ -22,6 +31,7 @@ class GateContext:
     policies: dict[str, TierPolicy]
     missing_checklist: list[str] = field(default_factory=list)
     exception_covers_terms: bool = False
+    waiting_exception: WaitingException | None = None
 
 
 def allowed_targets(stage: str) -> list[str]:
@@ -178,8 +188,25 @@ def _approved(deal: Deal, customer: Customer, ctx: GateContext) -> list[str]:
     outside = terms_outside_policy(deal, customer, _policy(customer, ctx))
     if outside and not ctx.exception_covers_terms:
         problems += outside
-        problems.append(_("Change the terms, or ask a team manager to approve an exception for these terms."))
+        problems.append(_waiting_sentence(ctx.waiting_exception))
     return problems
+
+
+def _waiting_sentence(waiting: WaitingException | None) -> str:
+    """What to do about terms outside the policy: ask for an exception, or, once asked, whom it
+    waits for (so nobody asks a team manager who has already been asked)."""
+    if waiting is None:
+        return _("Change the terms, or ask a team manager to approve an exception for these terms.")
+    when = date_format(localtime(waiting.since), "SHORT_DATETIME_FORMAT")
+    if not waiting.deciders:
+        return _(
+            "An exception was requested on %(when)s, but nobody may decide it yet: an admin must let "
+            "another team manager or a risk officer decide exceptions."
+        ) % {"when": when}
+    return _("Waiting for a decision from %(names)s since %(when)s.") % {
+        "names": ", ".join(waiting.deciders),
+        "when": when,
+    }
 
 
 def funding_ceiling(deal: Deal, customer: Customer, ctx: GateContext) -> Decimal | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from customers.models import TierPolicy
-from funnel.deciders import deciders
+from funnel.deciders import decidable_by, deciders
 from funnel.gates import gate_problems, terms_outside_policy
 from funnel.models import (
     OPEN_STAGES,
@@ -113,4 +113,25 @@ def deal_page(deal: Deal) -> dict:
         "policy": policy,
         "terms_problems": terms_outside_policy(deal, deal.customer, policy) if deal.is_open else [],
         "readiness": readiness,
+    }
+
+
+# --- The exception queue ------------------------------------------------------------------------
+QUEUE_HOME_LIMIT = 5  # the home card shows the oldest few; the queue shows them all
+
+
+def exception_queue(user, *, limit: int | None = None) -> list[TermsException]:
+    """The pending exceptions ``user`` may decide (funnel.deciders.decidable_by), oldest first:
+    they have waited longest. One query, whatever their number."""
+    queue = decidable_by(user).select_related("deal__customer", "requested_by").order_by("requested_at", "id")
+    return list(queue[:limit] if limit is not None else queue)
+
+
+def home_exceptions(user) -> dict:
+    """The home page's card: how many wait for the user, and the oldest few. One query for
+    everyone who has nothing to decide (most people), two for whoever has."""
+    count = decidable_by(user).count()
+    return {
+        "exceptions_waiting": count,
+        "waiting_exceptions": exception_queue(user, limit=QUEUE_HOME_LIMIT) if count else [],
     }

@@ -11,11 +11,13 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from crm.jobs import job_request
 from crm.services import fields_changed, model_update
 from customers.models import Customer, TierPolicy
-from funnel.deciders import decide_refusal
+from funnel import tasks
+from funnel.deciders import decide_refusal, deciders
 from funnel.exceptions import GateNotMet, NotAllowed, StaleDeal
-from funnel.gates import GateContext, funding_ceiling, gate_problems, terms_outside_policy
+from funnel.gates import GateContext, WaitingException, funding_ceiling, gate_problems, terms_outside_policy
 from funnel.models import (
     OPEN_STAGES,
     RANK,
@@ -133,12 +135,19 @@ def gate_context(deal: Deal, *, today: datetime.date | None = None) -> GateConte
         .exclude(pk__in=ChecklistCheck.objects.filter(deal=deal).values("item_id"))
         .order_by("order", "id")
     )
-    exceptions = TermsException.objects.filter(deal=deal, status=ExceptionStatus.APPROVED)
+    exceptions = list(
+        TermsException.objects.filter(deal=deal, status__in=[ExceptionStatus.APPROVED, ExceptionStatus.PENDING])
+    )
+    pending = next((e for e in exceptions if e.status == ExceptionStatus.PENDING), None)
+    waiting = None
+    if pending is not None:  # one more query, only while a request waits
+        waiting = WaitingException(since=pending.requested_at, deciders=[str(u) for u in deciders(pending, deal)])
     return GateContext(
         today=today or timezone.localdate(),
         policies={p.tier: p for p in TierPolicy.objects.all()},
         missing_checklist=[item.localized_name for item in missing],
         exception_covers_terms=any(e.covers(deal) for e in exceptions),
+        waiting_exception=waiting,
     )
 
 
@@ -311,7 +320,7 @@ def exception_request(*, deal: Deal, by, reason: str) -> TermsException:
             )
         try:
             with transaction.atomic():
-                return TermsException.objects.create(
+                exception = TermsException.objects.create(
                     deal=current,
                     spread_bps=current.spread_bps,
                     collateral_coverage=current.collateral_coverage,
@@ -321,6 +330,9 @@ def exception_request(*, deal: Deal, by, reason: str) -> TermsException:
                 )
         except IntegrityError as exc:
             raise NotAllowed(_("An exception request for this deal is already waiting for a decision.")) from exc
+        # In the same transaction: the deciders are told exactly when the request exists.
+        job_request(tasks.exception_requested_notify, by=by, exception_id=exception.pk)
+        return exception
 
 
 def exception_decide(*, exception: TermsException, by, approve: bool, note: str = "") -> TermsException:

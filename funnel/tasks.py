@@ -2,8 +2,8 @@
 
 import logging
 
-from crm.jobs import MINUTE, periodic_job
-from funnel import analytics, services
+from crm.jobs import MINUTE, background_job, periodic_job
+from funnel import analytics, notices, services
 
 log = logging.getLogger(__name__)
 
@@ -22,3 +22,11 @@ def funnel_rollup_rebuild() -> dict:
     run = analytics.rollup_rebuild()
     log.info("funnel rollup rebuilt: %d deals in %.1f s", run.deals, run.seconds)
     return {"deals": run.deals, "seconds": run.seconds}
+
+
+@background_job(time_limit=2 * MINUTE)
+def exception_requested_notify(*, exception_id: int) -> int:
+    """Tell whoever may decide a new terms exception request. Returns mails sent."""
+    sent = notices.exception_requested_notify(exception_id=exception_id)
+    log.info("exception %s requested: notified %d decider(s)", exception_id, sent)
+    return sent

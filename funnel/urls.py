@@ -11,6 +11,7 @@ urlpatterns = [
     path("deals/export.csv", lists.deal_export, {"fmt": "csv"}, name="export_csv"),
     path("deals/export.xlsx", lists.deal_export, {"fmt": "xlsx"}, name="export_xlsx"),
     path("deals/new/", deals.deal_create, name="create"),
+    path("exceptions/", exceptions.exception_queue_page, name="exceptions"),
     path("deals/<uuid:deal_code>/", deals.deal_detail, name="detail"),
     path("deals/<uuid:deal_code>/edit/", deals.deal_edit, name="edit"),
     path("deals/<uuid:deal_code>/move/", move.deal_move, name="move"),

@@ -4,9 +4,9 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from funnel import services
 from funnel.access import access_deal
@@ -17,7 +17,15 @@ from funnel.forms import (
     ExceptionRequestForm,
 )
 from funnel.models import ExceptionStatus
+from funnel.selectors import exception_queue
 from funnel.views.deals import deal_url
+
+
+@require_GET
+def exception_queue_page(request: HttpRequest) -> HttpResponse:
+    """The pending exceptions the user may decide, oldest first; the decision itself is made on
+    the deal page. Whoever may decide none gets the empty list and a sentence saying so."""
+    return render(request, "funnel/exception_queue.html", {"queue": exception_queue(request.user)})
 
 
 @require_POST

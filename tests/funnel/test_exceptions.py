@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from funnel import services
 from funnel.exceptions import NotAllowed
@@ -89,9 +91,12 @@ def test_after_a_decision_a_new_request_may_be_made(cheap_deal, rm1, manager):
 
 
 # --- decide and the Approved gate ---------------------------------------------------------------
-def test_without_a_decision_the_approved_gate_still_refuses(cheap_deal, rm1):
-    request(cheap_deal, rm1)
-    assert refused(cheap_deal, Stage.APPROVED, rm1) == [SPREAD_PROBLEM, CHANGE_TERMS]
+def test_without_a_decision_the_approved_gate_still_refuses(cheap_deal, rm1, manager):
+    exc = request(cheap_deal, rm1)
+    when = date_format(timezone.localtime(exc.requested_at), "SHORT_DATETIME_FORMAT")
+    # Naming whom the request waits for, not telling the RM to ask (they have).
+    waiting = f"Waiting for a decision from {manager} since {when}."
+    assert refused(cheap_deal, Stage.APPROVED, rm1) == [SPREAD_PROBLEM, waiting]
 
 
 def test_an_approved_exception_lets_the_same_terms_through(cheap_deal, rm1, manager):
