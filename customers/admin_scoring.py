@@ -111,11 +111,20 @@ class ScorecardAdmin(FrozenUnlessDraft, admin.ModelAdmin):
     inlines = [CriterionInline]
     actions = ["copy_as_draft"]
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        # A draft is saved whatever it holds (it is edited in several sittings), but the editor
-        # learns now, not at publish, what would refuse it: the same check publish runs.
-        card = form.instance
+    def response_add(self, request, obj, post_url_continue=None):
+        response = super().response_add(request, obj, post_url_continue)
+        self._warn_unpublishable(request, obj)
+        return response
+
+    def response_change(self, request, obj):
+        response = super().response_change(request, obj)
+        self._warn_unpublishable(request, obj)
+        return response
+
+    def _warn_unpublishable(self, request, card: Scorecard) -> None:
+        """A draft is saved whatever it holds (it is edited in several sittings), but the editor
+        learns now, not at publish, what would refuse it: the check publish runs. After the
+        admin's "changed successfully" (its criteria are saved by then)."""
         if card.is_editable:
             for error in validate(card.spec()):
                 messages.warning(request, _("Saved as a draft; it cannot be published yet: %(why)s") % {"why": error})
