@@ -6,11 +6,13 @@ the live portfolio before anything is saved."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.jobs import job_request
@@ -39,8 +41,43 @@ class FrozenUnlessDraft:
         return super().has_delete_permission(request, obj) and self._draft(obj)
 
 
+class LabelledRowsFormSet(BaseInlineFormSet):
+    """A tabular inline shows its field labels once, as column headers: a screen reader reading
+    an input hears nothing. Every visible input gets an aria-label "<row>: <field>"."""
+
+    def row_name(self, form, index: int | None) -> str:
+        raise NotImplementedError
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)  # after it, so DELETE and the foreign key are labelled too
+        row = self.row_name(form, index)
+        for name, field in form.fields.items():
+            if not field.widget.is_hidden:
+                label = field.label or name  # the formset's DELETE field has its own label
+                field.widget.attrs["aria-label"] = gettext("%(row)s: %(field)s") % {"row": row, "field": label}
+
+
+class CriterionFormSet(LabelledRowsFormSet):
+    def row_name(self, form, index):
+        if form.instance.pk:
+            return form.instance.get_attribute_display()
+        # The empty form is cloned by the admin's JavaScript, which renumbers ids and names only.
+        if index is None:
+            return gettext("New criterion")
+        return gettext("New criterion %(n)d") % {"n": index + 1}
+
+
+class BandFormSet(LabelledRowsFormSet):
+    def row_name(self, form, index):
+        criterion = self.instance.get_attribute_display()
+        if index is None:
+            return gettext("%(criterion)s, new band") % {"criterion": criterion}
+        return gettext("%(criterion)s, band %(n)d") % {"criterion": criterion, "n": index + 1}
+
+
 class CriterionInline(FrozenUnlessDraft, admin.TabularInline):
     model = Criterion
+    formset = CriterionFormSet
     extra = 0
     fields = ["order", "group", "attribute", "weight", "bands_summary"]
     readonly_fields = ["bands_summary"]
@@ -73,6 +110,24 @@ class ScorecardAdmin(FrozenUnlessDraft, admin.ModelAdmin):
     ]
     inlines = [CriterionInline]
     actions = ["copy_as_draft"]
+
+    def response_add(self, request, obj, post_url_continue=None):
+        response = super().response_add(request, obj, post_url_continue)
+        self._warn_unpublishable(request, obj)
+        return response
+
+    def response_change(self, request, obj):
+        response = super().response_change(request, obj)
+        self._warn_unpublishable(request, obj)
+        return response
+
+    def _warn_unpublishable(self, request, card: Scorecard) -> None:
+        """A draft is saved whatever it holds (it is edited in several sittings), but the editor
+        learns now, not at publish, what would refuse it: the check publish runs. After the
+        admin's "changed successfully" (its criteria are saved by then)."""
+        if card.is_editable:
+            for error in validate(card.spec()):
+                messages.warning(request, _("Saved as a draft; it cannot be published yet: %(why)s") % {"why": error})
 
     @admin.display(description=_("re-grade"))
     def regrade_progress(self, obj):
@@ -152,6 +207,7 @@ def publish_view(model_admin: ScorecardAdmin, request, pk):
 
 class BandInline(FrozenUnlessDraft, admin.TabularInline):
     model = Band
+    formset = BandFormSet
     extra = 1
     fields = ["lower", "upper", "category", "points"]
 

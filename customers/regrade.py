@@ -3,8 +3,9 @@
 The whole portfolio is re-graded in id-range batches; each batch is one ``UPDATE … FROM
 (SELECT …)`` that computes every customer's points, score, tier, effective tier (overrides),
 credit limit and next review date in the database and writes only the rows where one of them
-changed, followed by one ``INSERT … SELECT`` that appends the grade history of exactly those
-rows. No customer row travels to Python, so memory stays flat whatever the portfolio size.
+changed, followed by one ``INSERT … SELECT`` that appends the grade history of the rows whose
+tier, computed tier or score changed. No customer row travels to Python, so memory stays flat
+whatever the portfolio size.
 
 customers.grading.grade() is the same method in Python; tests hold the two to the same answers.
 Runs on PostgreSQL and SQLite (3.35+: UPDATE … FROM, RETURNING); the few differences are in
@@ -141,6 +142,11 @@ def regrade_batch(
     )
     scheduled = scheduled_review_sql(d, p, policies, last_review="c.last_review_date", tier="e.tier")
     review = next_review_sql(watch="c.watch_review_by", scheduled=scheduled)
+    # A grade changed — and a history row is written — only when something the grade history
+    # shows changed: the tier, the computed tier or the score. The points per criterion and the
+    # scorecard version are kept current on the customer, but alone they are no new grade: an
+    # unrated customer whose first inputs arrive, or a new version scoring everyone the same,
+    # filled the history with "Unrated → Unrated" rows.
     grade_changed = (
         "("
         + " OR ".join(
@@ -148,8 +154,6 @@ def regrade_batch(
                 d.distinct("c.tier", "e.tier"),
                 d.distinct("c.computed_tier", "e.computed_tier"),
                 d.distinct("c.score", "e.score"),
-                d.json_distinct("c.breakdown", "e.breakdown"),
-                d.distinct("c.scorecard_id", card),
             ]
         )
         + ")"
@@ -157,6 +161,8 @@ def regrade_batch(
     anything_changed = " OR ".join(
         [
             grade_changed,
+            d.json_distinct("c.breakdown", "e.breakdown"),
+            d.distinct("c.scorecard_id", card),
             d.distinct("c.override_tier", "e.override_tier"),
             d.distinct("c.override_expires_at", "e.override_expires_at"),
             d.distinct("c.credit_limit", limit),

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from crm.jobs import job_request
 from crm.services import fields_changed, model_update
 from customers.models import Customer, TierPolicy
+from customers.services import customer_funded
 from funnel import tasks
 from funnel.deciders import decide_refusal, deciders
 from funnel.exceptions import GateNotMet, NotAllowed, StaleDeal
@@ -223,6 +224,8 @@ def deal_move(
         moved = Deal.objects.select_related("customer", "owner").get(pk=deal.pk)
         if to_stage == Stage.FUNDED:
             assert funding is not None  # _check_funding refused the move without it
+            # A funded deal makes a prospect an active customer, in the move's transaction.
+            customer_funded(customer=moved.customer, by=by)
             deal_funded.send(
                 sender=Deal,
                 deal=moved,

@@ -54,6 +54,7 @@ GRADING_FIELDS = [
     "override_expires_at",
     "credit_limit",
     "last_review_date",
+    "reviewed_on",
     "next_review_date",
     "previous_score",
     "previous_bureau_rating",
@@ -143,7 +144,11 @@ class Customer(models.Model):
     override_tier = models.CharField(_("override tier"), max_length=10, choices=Tier.choices, blank=True)
     override_expires_at = models.DateTimeField(_("override expires"), null=True, blank=True)
     credit_limit = models.DecimalField(_("credit limit (CNY)"), max_digits=18, decimal_places=2, null=True)
+    # Where the review cycle starts: the creation day, then each review (the first review falls due
+    # one interval after creation). Not proof of a review: that is reviewed_on.
     last_review_date = models.DateField(_("last reviewed"), default=timezone.localdate)
+    # The day of the last completed review (customers.services.customer_reviewed); empty until one.
+    reviewed_on = models.DateField(_("reviewed on"), null=True, blank=True, editable=False)
     next_review_date = models.DateField(_("next review"), null=True, blank=True)
     # Watch list (written by risk.services.watch): while an open warning or critical alert stands, the
     # review is due by this date at the latest; re-grading keeps next_review_date at or before it.

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from crm.jobs import job_request
 from crm.services import model_update
 from customers import tasks
+from customers.choices import CustomerStatus
 from customers.exceptions import DuplicateCreditCode
 from customers.fields import EDITABLE_FIELDS
 from customers.models import Activity, Contact, Customer, GradeReason
@@ -55,6 +56,22 @@ def customer_update(*, customer: Customer, by, owner=None, **fields: Any) -> lis
             raise DuplicateCreditCode from exc
         raise
     return changed
+
+
+def customer_funded(*, customer: Customer, by) -> bool:
+    """A deal of the customer was funded: a prospect becomes an active customer. Called inside the
+    funding move's transaction (funnel.services.deal_move), so both commit or neither. Dormant and
+    closed customers are left as they are: someone set that on purpose. Returns whether it changed."""
+    with transaction.atomic():
+        # Locked and read afresh: the caller's copy may predate an edit committed since.
+        current = Customer.objects.select_for_update().get(pk=customer.pk)
+        if current.status != CustomerStatus.PROSPECT:
+            return False
+        current.status = CustomerStatus.ACTIVE
+        current._history_user = by  # type: ignore[attr-defined]  # django-simple-history reads it
+        current.save(update_fields=["status", "updated_at"])
+    customer.status = current.status
+    return True
 
 
 def contact_save(*, contact: Contact, by) -> Contact:

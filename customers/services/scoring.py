@@ -132,5 +132,6 @@ def customer_reviewed(*, customer: Customer, by) -> None:
     since still asks for another), so the watch date goes too — else the re-grade would keep
     the next review at that passed date."""
     with transaction.atomic():
-        Customer.objects.filter(pk=customer.pk).update(last_review_date=timezone.localdate(), watch_review_by=None)
+        today = timezone.localdate()
+        Customer.objects.filter(pk=customer.pk).update(last_review_date=today, reviewed_on=today, watch_review_by=None)
         regrade(reason=GradeReason.DATA_CHANGED, ids=[customer.pk])
