@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.db.backends.signals import connection_created
+from django.utils import translation
 from kombu import pools as kombu_pools
 
 from config.celery import app as celery_app
@@ -65,6 +66,14 @@ def _migrated_snapshot(django_db_setup):
     wrapper._test_serialized_contents = snapshot
     yield
     del wrapper._test_serialized_contents
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """A request by a user with a saved language activates it for the thread (as in a real
+    worker, where the next request activates its own); no test inherits another's language."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -375,4 +375,4 @@ def test_query_count_does_not_grow_with_rows(client, manager, rm1, rm2, customer
     # A page behind a cursor costs one query more: looking the cursor up.
     cursor = response.context["page"].rows[10].code
     assert _queries(client, f"{LIST}?after={cursor}") == few + 1
-    assert few <= 12
+    assert few <= 13  # 12, and the top bar's count of exceptions waiting for a decision
