@@ -10,6 +10,11 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+# Links in e-mails point where this server answers (unless SITE_URL says otherwise).
+host="${HOST:-127.0.0.1}"
+[ "$host" = "0.0.0.0" ] && host=127.0.0.1
+export SITE_URL="${SITE_URL:-http://${host}:${PORT:-8000}}"
+
 # One worker with an embedded beat (database scheduler: schedules are edited in Django admin).
 .venv/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
   --without-mingle --without-gossip --pidfile= --schedule=var/celerybeat-schedule &
