@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
@@ -171,3 +172,25 @@ class Job(models.Model):
         if not self.batches_total:
             return None
         return self.batches_done * 100 // self.batches_total
+
+
+class LocalizedName(models.Model):
+    """Admin-edited text shown to users: an English name and an optional Chinese one. Abstract;
+    used by funnel (checklist items) and risk (alert rules), hence here on the ground floor."""
+
+    name = models.CharField(_("name (English)"), max_length=200)
+    name_zh_hans = models.CharField(
+        _("name (Simplified Chinese)"), max_length=200, blank=True, help_text=_("Leave empty to show the English name.")
+    )
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.localized_name
+
+    @property
+    def localized_name(self) -> str:
+        if (get_language() or "").lower().startswith("zh") and self.name_zh_hans:
+            return self.name_zh_hans
+        return self.name

@@ -148,12 +148,22 @@ class AlertRuleChangeListForm(forms.ModelForm):
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "severity", "tier_list", "enabled", "escalate_after_hours"]
+    list_display = ["name", "name_zh_hans", "kind", "severity", "tier_list", "enabled", "escalate_after_hours"]
     list_display_links = ["name"]
     list_editable = ["enabled"]
     list_filter = ["enabled", "kind", "severity"]
-    search_fields = ["name"]
-    fields = ["name", "kind", "params", "severity", "tiers", "enabled", "escalate_after_hours", "created_at"]
+    search_fields = ["name", "name_zh_hans"]
+    fields = [
+        "name",
+        "name_zh_hans",
+        "kind",
+        "params",
+        "severity",
+        "tiers",
+        "enabled",
+        "escalate_after_hours",
+        "created_at",
+    ]
     readonly_fields = ["created_at"]
 
     def get_changelist_form(self, request, **kwargs):

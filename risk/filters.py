@@ -38,6 +38,7 @@ class AlertFilter(django_filters.FilterSet):
     )
     # AlertRule has no public code; rules are admin configuration every user may list, not data
     # about customers, so their id in the query string reveals nothing.
+    # The options read AlertRule.__str__, the rule's name in the active language.
     rule = django_filters.ModelChoiceFilter(
         label=_("Rule"), queryset=AlertRule.objects.order_by("name", "id"), empty_label=_("All")
     )

@@ -6,6 +6,8 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from crm.models import LocalizedName
+
 
 class Stage(models.TextChoices):
     PROSPECT = "prospect", _("Prospect identified")
@@ -51,27 +53,6 @@ class LostReason(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Customer withdrew")
     PROJECT = "project", _("Project cancelled or postponed")
     OTHER = "other", _("Other")
-
-
-class LocalizedName(models.Model):
-    """Admin-edited text shown to users: an English name and an optional Chinese one."""
-
-    name = models.CharField(_("name (English)"), max_length=200)
-    name_zh_hans = models.CharField(
-        _("name (Simplified Chinese)"), max_length=200, blank=True, help_text=_("Leave empty to show the English name.")
-    )
-
-    class Meta:
-        abstract = True
-
-    def __str__(self) -> str:
-        return self.localized_name
-
-    @property
-    def localized_name(self) -> str:
-        if (get_language() or "").lower().startswith("zh") and self.name_zh_hans:
-            return self.name_zh_hans
-        return self.name
 
 
 class StageSettingQuerySet(models.QuerySet):

@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from crm.models import LocalizedName
+
 
 class AlertKind(models.TextChoices):
     """Every kind of condition an alert rule can watch; ``risk.alerts.KINDS`` holds how each is
@@ -58,10 +60,10 @@ class AlertEventKind(models.TextChoices):
     ESCALATED = "escalated", _("Escalated")
 
 
-class AlertRule(models.Model):
-    """A condition watched over the portfolio (edited in Django admin)."""
+class AlertRule(LocalizedName):
+    """A condition watched over the portfolio (edited in Django admin). Its name reaches users
+    (alert pages, dashboard, digest mails) as ``localized_name``."""
 
-    name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=30, choices=AlertKind.choices)
     params = models.JSONField(
         _("parameters"),
@@ -91,9 +93,6 @@ class AlertRule(models.Model):
         ordering = ["name", "id"]
         verbose_name = _("alert rule")
         verbose_name_plural = _("alert rules")
-
-    def __str__(self) -> str:
-        return self.name
 
     def clean(self) -> None:
         # risk.alerts knows the kinds and imports this module, hence the late import.
