@@ -153,26 +153,28 @@ class TermsExceptionFactory(factory.django.DjangoModelFactory):
 
 
 # --- Customers: graded, and scorecards ----------------------------------------------------------
+def graded_inputs() -> dict:
+    """Every grading input present, recent sources: the shipped scorecard grades it AA."""
+    today = timezone.localdate()
+    return {
+        "registered_capital": Decimal("500000000"),
+        "industry_position": "leader",
+        "bureau_rating": "AA",
+        "has_litigation": False,
+        "overdue_count": 0,
+        "debt_ratio": Decimal("0.45"),
+        "current_ratio": Decimal("1.8"),
+        "project_amount": Decimal("300000000"),
+        "cooperation_since": datetime.date(2018, 1, 1),
+        "credit_report_date": today - datetime.timedelta(days=30),
+        "statement_date": today - datetime.timedelta(days=90),
+    }
+
+
 def make_graded_customer(**fields) -> Customer:
     """A customer with every grading input present and a recent credit report and statement,
     graded by the active scorecard (the shipped one grades it AA); ``fields`` go to the factory."""
-    today = timezone.localdate()
-    customer = CustomerFactory(
-        **{
-            "registered_capital": Decimal("500000000"),
-            "industry_position": "leader",
-            "bureau_rating": "AA",
-            "has_litigation": False,
-            "overdue_count": 0,
-            "debt_ratio": Decimal("0.45"),
-            "current_ratio": Decimal("1.8"),
-            "project_amount": Decimal("300000000"),
-            "cooperation_since": datetime.date(2018, 1, 1),
-            "credit_report_date": today - datetime.timedelta(days=30),
-            "statement_date": today - datetime.timedelta(days=90),
-            **fields,
-        }
-    )
+    customer = CustomerFactory(**{**graded_inputs(), **fields})
     regrade(reason=GradeReason.DATA_CHANGED, ids=[customer.pk])
     customer.refresh_from_db()
     return customer

@@ -7,17 +7,17 @@ graded once."""
 import psycopg
 import pytest
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from crm.jobs import job_request
 from crm.models import Job, JobLock, JobStatus
 from customers import tasks
-from customers.models import Customer, Grade, GradeReason, Scorecard
+from customers.models import Band, Customer, Grade, GradeReason, Scorecard
 from customers.regrade import regrade
 from customers.services import scorecard_copy, scorecard_publish
 from tests.conftest import database_url, wait_until
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, graded_inputs
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -35,16 +35,20 @@ def portfolio(faults, rm1):
         defaults={"task": "crm.tasks.jobs_sweep", "interval": every, "expire_seconds": 10, "enabled": True},
     )
     PeriodicTask.objects.exclude(task="crm.tasks.jobs_sweep").update(enabled=False)
-    Customer.objects.bulk_create(CustomerFactory.build_batch(CUSTOMERS, owner=rm1, team=rm1.team), batch_size=2000)
+    Customer.objects.bulk_create(
+        CustomerFactory.build_batch(CUSTOMERS, owner=rm1, team=rm1.team, **graded_inputs()), batch_size=2000
+    )
     regrade(reason=GradeReason.SCHEDULED)
     Grade.objects.all().delete()  # only the publication's grades are counted below
     return Customer.objects.all()
 
 
 def new_card(by) -> Scorecard:
-    """A copy of the active card with other cut-offs: every customer's grade changes."""
+    """A copy of the active card giving half the points: every customer's score changes, so
+    each gets exactly one grade row from the publication (history records real changes only)."""
     card = scorecard_copy(scorecard=Scorecard.objects.get(status="active"), by=by)
-    Scorecard.objects.filter(pk=card.pk).update(cutoff_aa=card.cutoff_aa - 5, cutoff_a=card.cutoff_a - 5)
+    Band.objects.filter(criterion__scorecard=card).update(points=F("points") / 2)
+    Scorecard.objects.filter(pk=card.pk).update(cutoff_aa=card.cutoff_aa / 2, cutoff_a=card.cutoff_a / 2)
     card.refresh_from_db()
     return card
 
