@@ -12,6 +12,7 @@ from django.db.models import Exists, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from crm.roles import Role
+from crm.scope import Scope
 from funnel.models import Deal, ExceptionStatus, TermsException
 
 DECIDE_PERMISSION = "funnel.decide_exception"
@@ -60,6 +61,11 @@ def decidable_by(user) -> QuerySet:
     ModelBackend grants it: directly, through a group, or as a superuser) instead of
     ``has_perm``, which would cost two more on every page that shows the badge."""
     if not user.is_authenticated or not user.is_active:
+        return TermsException.objects.none()
+    scope = Scope.of(user)
+    if scope.is_own or scope.is_empty:
+        # An RM sees only the deals they own, and nobody decides on their own deal: no query on
+        # the pages RMs open all day.
         return TermsException.objects.none()
     pending = (
         TermsException.objects.filter(status=ExceptionStatus.PENDING, deal__in=Deal.objects.visible_to(user))

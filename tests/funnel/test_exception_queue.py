@@ -8,7 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from funnel.deciders import decide_refusal
+from crm.scope import Scope
+from funnel.deciders import decidable_by, decide_refusal
 from funnel.models import ExceptionStatus, TermsException
 from tests.factories import CustomerFactory, DealFactory, TermsExceptionFactory
 
@@ -101,3 +102,14 @@ def test_the_query_count_does_not_grow_with_the_rows(client, manager, rm1, djang
     with django_assert_max_num_queries(10):
         response = client.get(URL)
     assert len(shown(response)) == 12
+
+
+def test_an_rm_pays_no_query_for_the_top_bars_count(rm2, requests, django_assert_num_queries):
+    """Even holding the decide permission, an RM sees only deals they own, and nobody decides
+    on their own deal: the count every page's top bar shows costs an RM nothing."""
+    from django.contrib.auth.models import Permission
+
+    rm2.user_permissions.add(Permission.objects.get(codename="decide_exception"))
+    Scope.of(rm2)  # built once per request, with the role, by the top bar anyway
+    with django_assert_num_queries(0):
+        assert decidable_by(rm2).count() == 0
