@@ -34,7 +34,11 @@ class AlertFilter(django_filters.FilterSet):
 
     severity = django_filters.ChoiceFilter(label=_("Severity"), choices=AlertSeverity.choices, empty_label=_("All"))
     status = django_filters.ChoiceFilter(
-        label=_("Status"), choices=STATUS_CHOICES, empty_label=None, method="filter_status"
+        label=_("Status"),
+        choices=STATUS_CHOICES,
+        empty_label=None,
+        initial=UNRESOLVED_CHOICE,
+        method="filter_status",
     )
     # AlertRule has no public code; rules are admin configuration every user may list, not data
     # about customers, so their id in the query string reveals nothing.

@@ -53,3 +53,18 @@ def money_compact(value) -> str:
     if abs(amount) >= Decimal("1e6"):
         return f"¥{amount / Decimal('1e6'):,.1f}M"
     return f"¥{amount:,.0f}"
+
+
+@register.filter
+def filters_applied(form) -> int:
+    """How many of a filter form's visible fields the user has set to something other than
+    their default: the count on the phone's "Filters" button, which also opens the bar."""
+    if not form.is_bound:
+        return 0
+    applied = 0
+    for field in form.visible_fields():
+        values = [v for v in form.data.getlist(field.html_name) if v not in ("", None)]
+        initial = form.get_initial_for_field(field.field, field.name)
+        if values and values != [str(initial)] and values != [initial]:
+            applied += 1
+    return applied

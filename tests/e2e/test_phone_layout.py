@@ -1,6 +1,7 @@
 """On a phone (390 px) a page never scrolls sideways: wide tables scroll inside their card, and
 a board column's totals stay inside the column."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -66,3 +67,47 @@ def test_board_totals_stay_inside_their_column(rm_on_a_phone, live_server):
         }"""
     )
     assert spill == 0
+
+
+def test_a_list_shows_its_results_on_the_first_screen(rm_on_a_phone, live_server):
+    """On a phone the filter bar folds behind a "Filters" button, so the list itself is what
+    the first screen shows; the secondary columns step aside and the name is not squeezed."""
+    page, customer, _ = rm_on_a_phone
+    page.goto(f"{live_server.url}/customers/")
+    first = page.get_by_role("link", name=customer.name)
+    expect(first).to_be_in_viewport()
+    assert page_width(page) <= PHONE["width"]
+    expect(page.get_by_label("Industry")).to_be_hidden()
+    expect(page.get_by_role("columnheader", name="Credit code")).to_be_hidden()
+    # The name gets room for more than a few characters a line (with every column shown it
+    # had 80 px: four characters).
+    assert first.bounding_box()["width"] > 120
+
+    page.get_by_role("button", name="Filters").click()
+    expect(page.get_by_label("Industry")).to_be_visible()
+    page.get_by_label("Tier").select_option(label="Unrated")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"tier=unrated"))
+    # A filter in force keeps the bar open and counts on the button.
+    page.reload()
+    expect(page.get_by_label("Tier")).to_be_visible()
+    expect(page.get_by_role("button", name="Filters 1")).to_be_visible()
+
+
+def test_the_filter_bar_stays_open_on_a_desktop(rm_on_a_phone, live_server):
+    page, _, _ = rm_on_a_phone
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto(f"{live_server.url}/customers/")
+    expect(page.get_by_label("Industry")).to_be_visible()
+    expect(page.get_by_role("button", name="Filters")).to_be_hidden()
+    expect(page.get_by_role("columnheader", name="Credit code")).to_be_visible()
+
+
+def test_a_default_filter_is_not_counted_as_set(rm_on_a_phone, live_server):
+    """The alert list shows unresolved alerts by default: that is not a filter the user set."""
+    page, _, _ = rm_on_a_phone
+    page.goto(f"{live_server.url}/risk/alerts/")
+    expect(page.get_by_role("button", name="Filters", exact=True)).to_be_visible()
+    expect(page.get_by_label("Severity")).to_be_hidden()
+    page.goto(f"{live_server.url}/risk/alerts/?status=all")
+    expect(page.get_by_role("button", name="Filters 1", exact=True)).to_be_visible()
