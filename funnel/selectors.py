@@ -59,12 +59,7 @@ def timeline_of(moves: list[StageMove], exceptions: list[TermsException]) -> lis
 
 def is_overdue(deal: Deal, settings: dict[str, StageSetting], now: datetime.datetime) -> bool:
     setting = settings.get(deal.stage)
-    return (
-        deal.stage in OPEN_STAGES
-        and setting is not None
-        and setting.expected_days is not None
-        and deal.days_in_stage(now) > setting.expected_days
-    )
+    return setting is not None and setting.is_overdue(deal.days_in_stage(now))
 
 
 def next_stage(stage: str) -> str | None:

@@ -366,17 +366,18 @@ def exception_decide(*, exception: TermsException, by, approve: bool, note: str 
 
 
 def deals_flag_stale(*, now: datetime.datetime | None = None) -> dict[str, int]:
-    """Mark open deals that have sat in their stage longer than its expected days, and unmark
-    those that no longer have (an admin raised the limit). Run twice, the second run changes
-    nothing: each statement only touches rows whose flag is wrong."""
+    """Mark open deals that are overdue in their stage (``StageSetting.is_overdue``: more than
+    1.5 × its expected days), and unmark those that no longer are (an admin raised the days).
+    Run twice, the second run changes nothing: each statement only touches rows whose flag is
+    wrong."""
     now = now or timezone.now()
     flagged = cleared = 0
     for setting in StageSetting.objects.filter(stage__in=OPEN_STAGES):
         in_stage = Deal.objects.filter(stage=setting.stage)
-        if setting.expected_days is None:
+        cutoff = setting.overdue_cutoff(now)
+        if cutoff is None:
             cleared += in_stage.filter(stale_since__isnull=False).update(stale_since=None)
             continue
-        cutoff = now - datetime.timedelta(days=setting.expected_days)
-        flagged += in_stage.filter(stale_since__isnull=True, stage_entered_at__lt=cutoff).update(stale_since=now)
-        cleared += in_stage.filter(stale_since__isnull=False, stage_entered_at__gte=cutoff).update(stale_since=None)
+        flagged += in_stage.filter(stale_since__isnull=True, stage_entered_at__lte=cutoff).update(stale_since=now)
+        cleared += in_stage.filter(stale_since__isnull=False, stage_entered_at__gt=cutoff).update(stale_since=None)
     return {"flagged": flagged, "cleared": cleared}

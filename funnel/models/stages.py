@@ -1,5 +1,7 @@
 """The funnel's stages and what admins set per stage: labels, expected days, checklists."""
 
+import datetime
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -18,6 +20,8 @@ class Stage(models.TextChoices):
     LOST = "lost", _("Lost")
 
 
+# A deal is overdue in its stage after more than OVERDUE_FACTOR (3/2) times the expected days.
+OVERDUE_FACTOR = (3, 2)
 OPEN_STAGES = (Stage.PROSPECT, Stage.PRELIMINARY, Stage.DUE_DILIGENCE, Stage.APPROVED)
 CLOSED_STAGES = (Stage.FUNDED, Stage.LOST)
 # How far along the funnel a stage is; Lost is off the line. ``Deal.max_rank`` keeps the furthest
@@ -84,7 +88,9 @@ class StageSetting(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text=_("A deal longer than this in the stage is overdue. Empty for Funded and Lost."),
+        help_text=_(
+            "How long a deal should take in this stage; half as long again and it is overdue. Empty for Funded, Lost."
+        ),
     )
 
     objects = StageSettingQuerySet.as_manager()
@@ -108,6 +114,28 @@ class StageSetting(models.Model):
     @property
     def rank(self) -> int:
         return RANK[Stage(self.stage)]
+
+    # --- Overdue: the one rule the board, the deal list, the deal page and the daily stale-deal
+    # job share. Expected days are a plan, not a deadline: a deal a few days past them is normal,
+    # and marking it would put the marker on most cards. Overdue is half as long again.
+    @property
+    def overdue_after(self) -> int | None:
+        """Whole days in the stage after which an open deal is overdue (1.5 × the expected days,
+        rounded down); None for Funded, Lost and stages without expected days."""
+        if self.expected_days is None or self.stage not in OPEN_STAGES:
+            return None
+        return self.expected_days * OVERDUE_FACTOR[0] // OVERDUE_FACTOR[1]
+
+    def is_overdue(self, days_in_stage: int) -> bool:
+        """Whether a deal ``days_in_stage`` whole days in this stage is overdue."""
+        limit = self.overdue_after
+        return limit is not None and days_in_stage > limit
+
+    def overdue_cutoff(self, now: datetime.datetime) -> datetime.datetime | None:
+        """Deals that entered this stage at or before this moment are overdue at ``now`` (the
+        same rule as ``is_overdue`` for a query: more than ``overdue_after`` whole days)."""
+        limit = self.overdue_after
+        return None if limit is None else now - datetime.timedelta(days=limit + 1)
 
 
 class ChecklistItem(LocalizedName):

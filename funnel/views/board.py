@@ -66,10 +66,10 @@ def board_columns(deals, settings: dict[str, StageSetting], now: datetime.dateti
             .values(*CARD_FIELDS)[: CARDS_PER_COLUMN + 1]
         )
         setting = settings.get(stage)
-        limit = setting.expected_days if setting and stage in OPEN_STAGES else None
         for card in cards:
             card["days"] = (now - card["stage_entered_at"]).days
-            card["overdue"] = limit is not None and card["days"] > limit
+            card["overdue"] = setting is not None and setting.is_overdue(card["days"])
+            card["setting"] = setting
         total = totals.get(stage, {})
         columns.append(
             Column(

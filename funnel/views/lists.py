@@ -33,6 +33,7 @@ class DealRow:
     stage_label: str
     days_in_stage: int
     overdue: bool
+    setting: StageSetting | None = None  # its overdue rule, for the badge's tooltip
 
 
 def _filtered(request: HttpRequest) -> tuple[DealFilter, DealQuerySet]:
@@ -48,13 +49,13 @@ def _rows(deals: list[Deal], stage_settings: dict[str, StageSetting]) -> list[De
     for deal in deals:
         setting = stage_settings.get(deal.stage)
         days = deal.days_in_stage(now)
-        expected = setting.expected_days if setting else None
         rows.append(
             DealRow(
                 deal=deal,
                 stage_label=setting.label if setting else deal.get_stage_display(),
                 days_in_stage=days,
-                overdue=deal.is_open and expected is not None and days > expected,
+                overdue=setting is not None and setting.is_overdue(days),
+                setting=setting,
             )
         )
     return rows

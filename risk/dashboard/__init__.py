@@ -17,8 +17,12 @@ Three halves, as funnel.analytics:
 Definitions (also stated on the page):
 
 - fund recovery rate = repaid ÷ due: repayments received in the period ÷ principal + interest
-  of the installments falling due in it (this month: up to today). It can pass 100 % when late
-  payments of earlier months come in.
+  of the installments falling due in it (this month: up to today). A cash measure, as the
+  method defines it: it passes 100 % when late payments of earlier months come in (June's
+  installment paid on 1 July: June 0 %, July 200 %, the two months together 100 %), which is
+  real money recovered, so it is not clamped; the cards compare three-month periods, and the
+  chart leaves out the months whose rate rests on too little (``report.THIN_SHARE``).
+  ``rollup_repayment_add`` counts a repayment in its month as soon as it is booked.
 - portfolio risk = at risk ÷ outstanding, where at risk = outstanding of the facilities whose
   customer is tier B or that have anything overdue, each facility counted once
   (``exposure_b`` + ``exposure_overdue``; the latter holds overdue facilities outside tier B).
@@ -56,13 +60,13 @@ from risk.dashboard.report import (
     Kpi,
     Period,
     RiskReport,
-    default_baseline,
+    default_periods,
     kept_months,
     monthly_figures,
     risk_report,
     rollup_rows,
 )
-from risk.dashboard.rollup import MONTHS_KEPT, rollup_rebuild
+from risk.dashboard.rollup import MONTHS_KEPT, rollup_rebuild, rollup_repayment_add
 
 __all__ = [
     "ACT_ON",
@@ -85,7 +89,7 @@ __all__ = [
     "WeekRow",
     "alert_summary",
     "alerts_to_act_on",
-    "default_baseline",
+    "default_periods",
     "exposure_by_tier",
     "kept_months",
     "monthly_figures",
@@ -93,6 +97,7 @@ __all__ = [
     "reviews_overdue",
     "risk_report",
     "rollup_rebuild",
+    "rollup_repayment_add",
     "rollup_rows",
     "watch_list",
 ]

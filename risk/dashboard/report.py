@@ -1,9 +1,11 @@
 """Reading ``RiskMonth`` for one user: the method's three KPIs per month and over two periods
 (the recent one and the baseline the manager picks). See the package docstring."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from django.db.models import QuerySet, Sum
 from django.utils.translation import gettext_lazy as _
@@ -15,8 +17,14 @@ from risk.dashboard.rollup import MONTHS_KEPT
 from risk.models import RiskMonth
 
 TREND_MONTHS = 12  # months on the trend chart and table
-CURRENT_MONTHS = 3  # the "current" value of a KPI: this month (to date) and the two before
-BASELINE_MONTHS = 3  # the default baseline: three months ending twelve months ago
+CURRENT_MONTHS = 3  # the "current" value of a KPI: the latest month with figures and the two before
+BASELINE_MONTHS = 3  # the default baseline: the last three months with figures before those
+# A month's rate is left off the chart (a gap) when what it divides by is under this share of the
+# median month's: a quarter's first installment or two deals screened make swings (0 %, 199 %)
+# that say nothing about the portfolio. The table still shows it, greyed.
+THIN_SHARE = Decimal("0.25")
+# What each KPI divides by.
+DENOMINATORS = {"recovery_rate": "due", "portfolio_risk": "exposure", "screening_efficiency": "screened"}
 _CENT = Decimal("0.01")
 _ZERO = Decimal("0.00")
 
@@ -84,6 +92,11 @@ class Figures:
     def screening_efficiency(self) -> Decimal | None:
         """Screening efficiency (客户筛选效率): screened deals that reached Approved ÷ screened."""
         return percent(self.screened_funded, self.screened)
+
+    @property
+    def has_kpi(self) -> bool:
+        """Whether any of the three KPIs has a value this month (something to compare)."""
+        return any(getattr(self, key) is not None for key, _label, _better in KPIS)
 
     def __add__(self, other: "Figures") -> "Figures":
         def add(a, b):
@@ -163,13 +176,40 @@ class RiskReport:
     def has_figures(self) -> bool:
         return bool(self.months)
 
-    @property
+    @cached_property
     def trend(self) -> list[MonthRow]:
         """The last TREND_MONTHS months, oldest first, zero where nothing happened."""
         return [
             MonthRow(month, self.months.get(month, Figures()))
             for month in (month_start(self.today, back=back) for back in range(TREND_MONTHS - 1, -1, -1))
         ]
+
+    @property
+    def is_to_date(self) -> bool:
+        """Whether the current period ends with this month (its figures to date)."""
+        return self.current.last == month_start(self.today, back=0)
+
+    @cached_property
+    def thin(self) -> dict[str, set[date]]:
+        """Per KPI, the trend's months whose rate rests on too little to chart (THIN_SHARE)."""
+        trend = self.trend
+        thin: dict[str, set[date]] = {}
+        for key, field_name in DENOMINATORS.items():
+            sizes = sorted(Decimal(getattr(row.figures, field_name) or 0) for row in trend)
+            sizes = [size for size in sizes if size > 0]
+            typical = sizes[len(sizes) // 2] if sizes else Decimal(0)
+            thin[key] = {
+                row.month
+                for row in trend
+                if getattr(row.figures, key) is not None
+                and Decimal(getattr(row.figures, field_name) or 0) < typical * THIN_SHARE
+            }
+        return thin
+
+    def charted(self, key: str) -> list[Decimal | None]:
+        """A KPI's monthly rates for the chart: None (a gap) where undefined or thin."""
+        thin = self.thin[key]
+        return [None if row.month in thin else getattr(row.figures, key) for row in self.trend]
 
     @property
     def snapshot(self) -> Figures:
@@ -182,15 +222,24 @@ def kept_months(today: date) -> tuple[date, date]:
     return month_start(today, back=MONTHS_KEPT - 1), month_start(today, back=0)
 
 
-def default_baseline(today: date, earliest: date | None) -> tuple[date, date]:
-    """The BASELINE_MONTHS months ending twelve months ago, the months just before the trend;
-    where the figures start later, the first BASELINE_MONTHS months that have any."""
-    first = month_start(today, back=TREND_MONTHS + BASELINE_MONTHS - 1)
-    last = month_start(today, back=TREND_MONTHS)
-    if earliest is not None and earliest > first:
-        first = earliest
-        last = min(month_start(earliest, back=-(BASELINE_MONTHS - 1)), month_start(today, back=0))
-    return first, last
+def default_periods(today: date, with_figures: Iterable[date]) -> tuple[tuple[date, date], tuple[date, date]]:
+    """The current period and the default baseline, as (first month, last month) each, from the
+    months that have a KPI value (``with_figures``).
+
+    Current: the CURRENT_MONTHS months ending with the latest month that has figures (this
+    month once it has any). Baseline: from the BASELINE_MONTHS-th last month with figures
+    before the current period to the last one, so that it compares whenever earlier figures
+    exist; without any, the months just before the current period (and "no comparison")."""
+    this_month = month_start(today, back=0)
+    months = sorted(month for month in with_figures if month <= this_month)
+    last = months[-1] if months else this_month
+    current = (month_start(last, back=CURRENT_MONTHS - 1), last)
+    before = [month for month in months if month < current[0]]
+    if before:
+        baseline = (before[-BASELINE_MONTHS:][0], before[-1])
+    else:
+        baseline = (month_start(current[0], back=BASELINE_MONTHS), month_start(current[0], back=1))
+    return current, baseline
 
 
 def _period(months: dict[date, Figures], first: date, last: date) -> Period:
@@ -237,12 +286,11 @@ def monthly_figures(rows: QuerySet | None) -> dict[date, Figures]:
 
 def risk_report(scope: Scope, *, today: date, baseline: tuple[date, date] | None = None) -> RiskReport:
     """The KPI figures of the dashboard for this scope (one query). ``baseline`` is (first
-    month, last month) as the manager picked it, or None for ``default_baseline``."""
+    month, last month) as the manager picked it, or None for the default (``default_periods``)."""
     months = monthly_figures(rollup_rows(scope))
-    if baseline is None:
-        baseline = default_baseline(today, min(months) if months else None)
-    current = _period(months, month_start(today, back=CURRENT_MONTHS - 1), month_start(today, back=0))
-    base = _period(months, *baseline)
+    current_months, default = default_periods(today, (month for month, figures in months.items() if figures.has_kpi))
+    current = _period(months, *current_months)
+    base = _period(months, *(baseline or default))
     kpis = [
         Kpi(key, str(label), getattr(current.figures, key), getattr(base.figures, key), better)
         for key, label, better in KPIS

@@ -190,6 +190,33 @@ def _insert_totals(*, above_max: int, per_team: bool) -> int:
     return _insert(select, (above_max,))
 
 
+def rollup_repayment_add(*, facility_id: int, received_on: date, amount: Decimal) -> int:
+    """Count a repayment just booked in the month's figures at once, instead of at the next
+    rebuild (up to 30 minutes later, the dashboard's table showed "Repaid ¥0" meanwhile).
+
+    Adds a row of ``repaid = amount`` at each level — the customer's owner and team, the team,
+    the firm — beside the rebuilt ones: every reader sums a level's rows per month
+    (``report.monthly_figures``), so a delta row counts like an update, takes no row lock other
+    writers wait on and cannot deadlock; the next rebuild folds it in (three rows per repayment
+    meanwhile). Call it in the booking's transaction: on PostgreSQL the INSERT waits while a
+    rebuild holds its table lock, and a rebuild starting later waits for the booking to commit,
+    so a repayment is counted by the rebuild or by its delta row, never by both or neither.
+    Returns the rows written (none for a month older than the rebuild keeps)."""
+    today = timezone.localdate()
+    month = month_start(received_on, back=0)
+    if month < month_start(today, back=MONTHS_KEPT - 1):
+        return 0
+    owner_id, team_id = (
+        Facility.objects.filter(pk=facility_id).values_list("customer__owner_id", "customer__team_id").get()
+    )
+    amount = Decimal(amount)
+    rows = RiskMonth.objects.bulk_create(
+        RiskMonth(month=month, owner_id=owner, team_id=team, repaid=amount)
+        for owner, team in ((owner_id, team_id), (None, team_id), (None, None))
+    )
+    return len(rows)
+
+
 def rollup_rebuild(now: datetime | None = None) -> dict:
     """Recompute the flows of the last ``MONTHS_KEPT`` months and this month's exposure
     snapshot, carrying earlier snapshots over; swap the rows in one transaction.

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from crm.models import User
 from funnel.models import Deal
+from risk.dashboard.rollup import rollup_repayment_add
 from risk.exceptions import ConcurrentChange, RepaymentRefused, ScheduleRefused
 from risk.models import Facility, Repayment, RepaymentInstallment
 from risk.selectors import ZERO, waterfall
@@ -195,5 +196,8 @@ def repayment_record(
             facility=current, received_on=received_on, amount=amount, reference=reference.strip(), entered_by=by
         )
         _outstanding_sync(current)
+        # The dashboard's month counts it now, not at the next rebuild (in this transaction:
+        # see rollup_repayment_add for why that makes it counted exactly once).
+        rollup_repayment_add(facility_id=current.pk, received_on=received_on, amount=amount)
     facility.outstanding = current.outstanding
     return repayment

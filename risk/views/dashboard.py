@@ -39,6 +39,7 @@ from risk.dashboard import (
     watch_list,
 )
 from risk.dashboard.forms import DashboardForm
+from risk.dashboard.live import LIST_SIZE
 from risk.forms import ResolveForm
 from risk.models import AlertSeverity, AlertStatus
 
@@ -48,6 +49,7 @@ SEVERITY_CHOICES = AlertSeverity.choices
 # the last rebuild finished, which is when the figures are "as of".
 ROLLUP_JOB = "risk_rollup_rebuild"
 STALE_AFTER = timedelta(hours=2)  # four refresh intervals: the beat job has probably stopped
+SHORT_LIST = 8  # rows of the watch list and reviews overdue until the user asks for all of them
 
 
 def alerts_url(**params) -> str:
@@ -84,7 +86,8 @@ def _chart(report: RiskReport, weeks, tiers) -> dict:
                 {
                     "key": kpi.key,
                     "label": kpi.label,
-                    "data": [chart_number(getattr(row.figures, kpi.key)) for row in trend],
+                    # Gaps where a month's rate rests on too little (report.THIN_SHARE).
+                    "data": [chart_number(value) for value in report.charted(kpi.key)],
                     "baseline": chart_number(kpi.baseline),
                     "baselineLabel": _("%(kpi)s, baseline") % {"kpi": kpi.label},
                 }
@@ -136,7 +139,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
     severity_labels = dict(SEVERITY_CHOICES)
     with_team = {"team": team_code} if sees_teams else {}  # the list's team filter is theirs only
-    overdue = reviews_overdue(customers, today=today)
+    # The two customer lists show SHORT_LIST rows, and LIST_SIZE after "show all" (?lists=all).
+    lists_all = request.GET.get("lists") == "all"
+    limit = LIST_SIZE if lists_all else SHORT_LIST
+    overdue = reviews_overdue(customers, today=today, limit=limit)
+    query = request.GET.copy()
+    query["lists"] = "all"
     context = {
         "form": form,
         "scope": seen.label,
@@ -184,7 +192,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "week_table": [(severity_labels[s.value], [row.counts.get(s.value, 0) for row in weeks]) for s in SEVERITIES],
         "weeks_total": sum(row.total for row in weeks),
         "week_count": WEEKS,
-        "watch": watch_list(customers),
+        "watch": watch_list(customers, limit=limit),
+        "lists_all": lists_all,
+        "lists_all_url": f"{reverse('risk:dashboard')}?{query.urlencode()}",
         "overdue": overdue,
         "overdue_rows": [(c, (today - c.next_review_date).days) for c in overdue.customers],
         "tiers": tiers,

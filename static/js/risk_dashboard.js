@@ -77,8 +77,10 @@
         data: series.data.map(number),
         borderColor: colour,
         backgroundColor: colour,
-        cubicInterpolationMode: "monotone",
-        spanGaps: true,
+        // Straight segments between the months: a smoothed curve invents values between them
+        // and overshoots. A month without a meaningful rate is null and stays a gap.
+        tension: 0,
+        spanGaps: false,
       });
       if (series.baseline !== null) {
         // The baseline as a flat dashed line across the months, in the indicator's colour.

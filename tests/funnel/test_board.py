@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from funnel.models import Deal
+from funnel.models import Deal, StageSetting
 from tests.factories import CustomerFactory, DealFactory
 
 pytestmark = pytest.mark.django_db
@@ -124,16 +124,55 @@ def test_a_column_shows_fifty_cards_and_links_to_the_rest(client, rm1, customer)
     assert "stage=prospect" in prospect
 
 
-def test_a_deal_past_its_expected_days_is_marked_overdue(client, rm1, customer):
+def card(html: str, title: str) -> str:
+    start = html.index(title)
+    return html[html.rindex("<article", 0, start) : html.index("</article>", start)]
+
+
+@pytest.mark.parametrize(
+    ("stage", "expected", "limit"), [("prospect", 30, 45), ("preliminary", 21, 31), ("due_diligence", 45, 67)]
+)
+def test_overdue_is_more_than_half_as_long_again_as_expected(stage, expected, limit):
+    setting = StageSetting.objects.get(stage=stage)
+    assert (setting.expected_days, setting.overdue_after) == (expected, limit)
+    assert not setting.is_overdue(limit)
+    assert setting.is_overdue(limit + 1)
     now = timezone.now()
-    DealFactory(customer=customer, title="拖延的项目", stage_entered_at=now - datetime.timedelta(days=31))
+    assert setting.overdue_cutoff(now) == now - datetime.timedelta(days=limit + 1)
+
+
+def test_closed_stages_are_never_overdue():
+    for stage in ("funded", "lost"):
+        setting = StageSetting.objects.get(stage=stage)
+        assert setting.overdue_after is None
+        assert not setting.is_overdue(10_000)
+
+
+def test_only_cards_past_the_margin_carry_the_overdue_badge(client, rm1, customer):
+    now = timezone.now()
+    DealFactory(customer=customer, title="拖延的项目", stage_entered_at=now - datetime.timedelta(days=46))
+    DealFactory(customer=customer, title="稍晚的项目", stage_entered_at=now - datetime.timedelta(days=45))
     DealFactory(customer=customer, title="新项目", stage_entered_at=now - datetime.timedelta(days=3))
     client.force_login(rm1)
     prospect = column(client.get(BOARD).content.decode(), "prospect")
-    late = prospect[prospect.index("拖延的项目") :]
-    assert 'data-testid="overdue"' in late[: late.index("</article>")]
-    fresh = prospect[prospect.index("新项目") :]
-    assert 'data-testid="overdue"' not in fresh[: fresh.index("</article>")]
+    assert prospect.count('data-testid="overdue"') == 1
+    late = card(prospect, "拖延的项目")
+    assert 'data-testid="overdue"' in late
+    # The rule in the tooltip; the card itself is not painted red.
+    assert "Overdue: more than 45 days in this stage, half as long again as the expected 30 days." in late
+    assert "is-overdue" not in late
+    # 45 days is past the 30 expected but within the margin: no badge.
+    assert 'data-testid="overdue"' not in card(prospect, "稍晚的项目")
+    assert 'data-testid="overdue"' not in card(prospect, "新项目")
+
+
+def test_a_long_customer_name_is_on_the_card_whole(client, rm1):
+    name = "中国长江三峡集团新能源投资开发（西南片区）股份有限公司"
+    DealFactory(customer=CustomerFactory(name=name, owner=rm1, team=rm1.team), title="长名字")
+    client.force_login(rm1)
+    html = card(column(client.get(BOARD).content.decode(), "prospect"), "长名字")
+    assert f'title="{name}">{name}</div>' in html  # wraps (two lines) rather than cut; all of it in the tooltip
+    assert "text-truncate" not in html
 
 
 def test_bad_filters_are_explained_not_a_crash(client, rm1, customer):

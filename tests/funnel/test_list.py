@@ -204,10 +204,11 @@ def test_row_shows_links_amounts_and_stage_label(client, rm1, customer):
     assert 'data-tier="unrated"' in page
 
 
-def test_overdue_badge_only_for_open_deals_past_the_expected_days(client, rm1, customer):
+def test_overdue_badge_only_for_open_deals_past_the_margin(client, rm1, customer):
     now = timezone.now()
-    DealFactory(customer=customer, title="late", stage_entered_at=now - datetime.timedelta(days=31))  # 30 expected
-    DealFactory(customer=customer, title="on time", stage_entered_at=now - datetime.timedelta(days=29))
+    # Prospect expects 30 days: overdue after 45, the same rule as the board's.
+    DealFactory(customer=customer, title="late", stage_entered_at=now - datetime.timedelta(days=46))
+    DealFactory(customer=customer, title="a little late", stage_entered_at=now - datetime.timedelta(days=45))
     DealFactory(
         customer=customer, title="won long ago", stage="funded", probability=100,
         stage_entered_at=now - datetime.timedelta(days=400),
@@ -215,8 +216,10 @@ def test_overdue_badge_only_for_open_deals_past_the_expected_days(client, rm1, c
     client.force_login(rm1)
     rows = {row.deal.title: row for row in client.get(LIST).context["rows"]}
     assert {title for title, row in rows.items() if row.overdue} == {"late"}
-    assert rows["late"].days_in_stage == 31
-    assert client.get(LIST).content.decode().count('data-testid="overdue"') == 1
+    assert rows["late"].days_in_stage == 46
+    html = client.get(LIST).content.decode()
+    assert html.count('data-testid="overdue"') == 1
+    assert "more than 45 days in this stage" in html  # the rule, in the badge's tooltip
 
 
 def test_count_is_capped_and_says_so(client, rm1, customer, monkeypatch):

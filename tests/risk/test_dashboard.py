@@ -17,7 +17,7 @@ from crm.models import Job, JobLock
 from crm.roles import Role
 from crm.scope import Scope
 from customers.models import Customer
-from risk.dashboard import Figures, Kpi, default_baseline, percent, risk_report, rollup_rebuild
+from risk.dashboard import Figures, Kpi, default_periods, percent, risk_report, rollup_rebuild
 from risk.dashboard.forms import DashboardForm
 from risk.models import Alert, AlertRule, AlertStatus, RiskMonth
 from tests.conftest import broker_at, free_port, silent_server
@@ -106,14 +106,23 @@ def test_difference_in_points_and_its_verdict(current, baseline, higher_is_bette
     assert kpi.verdict == verdict
 
 
-def test_default_baseline_is_the_three_months_ending_twelve_months_ago():
-    assert default_baseline(TODAY, date(2024, 1, 1)) == (date(2025, 2, 1), date(2025, 4, 1))
-    assert default_baseline(TODAY, None) == (date(2025, 2, 1), date(2025, 4, 1))
+def test_current_period_ends_with_the_latest_month_that_has_figures():
+    every = [date(2025, m, 1) for m in range(1, 13)] + [date(2026, m, 1) for m in range(1, 5)]
+    assert default_periods(TODAY, every)[0] == (date(2026, 2, 1), date(2026, 4, 1))
+    # Nothing yet this month (e.g. before the first installment falls due and the first rebuild):
+    # the last three months that have figures, not a period that is two-thirds empty.
+    assert default_periods(TODAY, every[:-1])[0] == (date(2026, 1, 1), date(2026, 3, 1))
+    assert default_periods(TODAY, [])[0] == (date(2026, 2, 1), date(2026, 4, 1))
 
 
-def test_default_baseline_starts_with_the_figures_when_they_start_later():
-    assert default_baseline(TODAY, date(2025, 11, 1)) == (date(2025, 11, 1), date(2026, 1, 1))
-    assert default_baseline(TODAY, date(2026, 3, 1)) == (date(2026, 3, 1), date(2026, 4, 1))
+def test_default_baseline_is_the_last_months_with_figures_before_the_current_ones():
+    every = [date(2025, m, 1) for m in range(1, 13)] + [date(2026, m, 1) for m in range(1, 5)]
+    assert default_periods(TODAY, every)[1] == (date(2025, 11, 1), date(2026, 1, 1))
+    # Figures only in a few earlier months, with a gap: the baseline reaches back to them.
+    sparse = [date(2025, 6, 1), date(2025, 9, 1), date(2026, 3, 1), date(2026, 4, 1)]
+    assert default_periods(TODAY, sparse)[1] == (date(2025, 6, 1), date(2025, 9, 1))
+    # No earlier figure at all: the months just before the current ones, and nothing to compare.
+    assert default_periods(TODAY, [date(2026, 4, 1)])[1] == (date(2025, 11, 1), date(2026, 1, 1))
 
 
 @pytest.fixture
@@ -469,12 +478,18 @@ def test_watch_list_and_reviews_overdue_in_order_with_counts(
     assert "40 days late" in overdue
 
 
-def test_reviews_overdue_are_counted_beyond_the_twenty_listed(now, client, manager, rm1):
+def test_reviews_overdue_are_counted_beyond_the_eight_listed_and_show_more_lists_twenty(now, client, manager, rm1):
     for n in range(23):
         CustomerFactory(owner=rm1, team=rm1.team, next_review_date=TODAY - timedelta(days=n + 1))
     html = render(client, manager)
     assert hook("overdue-count", "23") in html
-    assert "The 20 most overdue of 23." in html
+    assert "The 8 most overdue of 23." in html
+    listed = html[html.index('data-testid="reviews-overdue"') :]
+    assert listed[: listed.index("</table>")].count("<tr data-customer") == 8
+    assert 'href="/risk/dashboard/?lists=all#overdue-h" data-testid="overdue-all"' in html
+    everything = render(client, manager, "?lists=all")
+    assert "The 20 most overdue of 23." in everything
+    assert 'data-testid="overdue-all"' not in everything
 
 
 # --- Cost ------------------------------------------------------------------------------------

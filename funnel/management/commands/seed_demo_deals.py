@@ -62,6 +62,21 @@ class Command(BaseCommand):
         transaction.on_commit(rollup_rebuild)
         self.stdout.write(self.style.SUCCESS(f"Demo deals ready: {Deal.objects.count()} deals ({created} new)."))
 
+    @staticmethod
+    def stay(customer, setting) -> float:
+        """Days an open demo deal has been in its stage: 75 % within the expected days, 15 % up
+        to the overdue margin, 10 % overdue. A random stream of its own, so the rest of the
+        deal's choices stay as they were."""
+        rng = random.Random(f"stay:{customer.credit_code}")
+        expected = setting.expected_days or 30
+        limit = setting.overdue_after or expected
+        roll = rng.random()
+        if roll < 0.75:
+            return rng.uniform(1, expected)
+        if roll < 0.9:
+            return rng.uniform(expected, limit)
+        return rng.uniform(limit + 1, limit * 2)
+
     def deal_for(self, customer, rng, settings, items, now) -> int:
         graded = customer.tier != Tier.UNRATED
         # How far it got: ungraded customers stay in the first layers; some deals are history.
@@ -81,6 +96,15 @@ class Command(BaseCommand):
             at = min(at + timedelta(days=days, hours=rng.randrange(24)), now - timedelta(hours=1))
             moves.append((previous, stage, at, days))
         final = stages[-1]
+        if final in OPEN_STAGES:
+            # An open deal's history is slid along the calendar so that it entered its stage a
+            # believable time ago: most within the stage's expected days, a few past them, and
+            # only some overdue (funnel.models.StageSetting.is_overdue). Spreading the stages
+            # over the deal's whole age made nearly every open deal overdue.
+            shift = now - timedelta(days=self.stay(customer, settings[final])) - at
+            created_at += shift
+            moves = [(previous, stage, when + shift, days) for previous, stage, when, days in moves]
+            at += shift
         deal = Deal.objects.create(
             customer=customer,
             title=TITLES[index],
