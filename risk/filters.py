@@ -152,13 +152,13 @@ class FacilityFilter(django_filters.FilterSet):
         label=_("Matures from"),
         field_name="maturity_date",
         lookup_expr="gte",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     maturity_to = django_filters.DateFilter(
         label=_("Matures to"),
         field_name="maturity_date",
         lookup_expr="lte",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
     def __init__(self, data=None, queryset=None, *, request, today: datetime.date, **kwargs):

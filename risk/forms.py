@@ -72,7 +72,8 @@ class RepaymentForm(forms.Form):
 
     received_on = forms.DateField(
         label=_("Received on"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        # ISO whatever the language: a date input shows nothing for "2025年5月15日".
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"required": _("Give the date the money was received.")},
     )
     amount = forms.DecimalField(

@@ -166,6 +166,14 @@ def test_page_renders_in_chinese(client, rm1, late):
     assert "还款计划" in page and "逾期" in page and "已还清" in page
 
 
+def test_the_date_field_holds_today_in_iso_in_chinese_too(client, risk_officer, facility):
+    risk_officer.language = "zh-hans"
+    risk_officer.save(update_fields=["language"])
+    client.force_login(risk_officer)
+    page = client.get(url(facility)).content.decode()
+    assert 'type="date" name="received_on" value="2025-05-15"' in page
+
+
 def test_query_count_does_not_grow_with_installments_and_repayments(
     client, rm1, facility, django_assert_max_num_queries
 ):
