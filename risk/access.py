@@ -59,6 +59,14 @@ def facilities_for(user) -> QuerySet[Facility]:
     return Scope.of(user).rows(Facility.objects.all(), owner="customer__owner_id", team="customer__team_id")
 
 
+def access_facility(user, code) -> Facility:
+    """The facility with this code if the user may see its customer; 404 for a code that does
+    not exist and for one that is not theirs alike."""
+    return get_object_or_404(
+        facilities_for(user).select_related("customer", "customer__owner", "customer__team", "deal"), code=code
+    )
+
+
 def can_import_repayments(user) -> bool:
     """Repayments are booked by risk officers (and admins) from the bank's statements."""
     return role_of(user) in (Role.ADMIN, Role.RISK_OFFICER)

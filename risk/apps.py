@@ -8,3 +8,6 @@ class RiskConfig(AppConfig):
 
     def ready(self) -> None:
         from risk import receivers  # noqa: F401  (connects the signal receivers)
+        from risk.panels import register_panels
+
+        register_panels()  # the facilities sections of the customer and deal pages

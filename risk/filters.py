@@ -2,15 +2,17 @@ import datetime
 
 import django_filters
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from crm.models import Team
 from crm.scope import Scope
-from customers.models import Tier
+from customers.models import Customer, Tier
 from risk.models import UNRESOLVED, AlertRule, AlertSeverity, AlertStatus
+from risk.selectors import overdue_more_than
 
 # The status filter's own values beside the statuses: what the list shows by default, and all.
 UNRESOLVED_CHOICE = "unresolved"
@@ -109,3 +111,79 @@ def _assignee_choices(user) -> list[tuple]:
     roles as risk.access.alert_assignees, over the user's whole scope instead of one customer."""
     people = Scope.of(user).people().exclude(pk=user.pk).order_by("first_name", "last_name", "username")
     return [(p.code, str(p)) for p in people.only("code", "first_name", "last_name", "username")]
+
+
+# --- Facilities ------------------------------------------------------------------------------------
+YES, NO = "yes", "no"
+MATURITY_CHOICES = [
+    ("30", _("Within 30 days")),
+    ("90", _("Within 90 days")),
+    ("365", _("Within a year")),
+    ("past", _("Already matured")),
+]
+
+
+class FacilityFilter(django_filters.FilterSet):
+    """The filters of the facility list, over ``risk.selectors.facility_pages.for_list`` (which
+    annotates today's overdue figures). As in AlertFilter, the team choice is offered only to
+    those who see every team; everything else narrows what the scope already allows."""
+
+    q = django_filters.CharFilter(
+        label=_("Customer"),
+        method="filter_customer",
+        widget=forms.TextInput(attrs={"placeholder": _("Name or credit code"), "type": "search"}),
+    )
+    tier = django_filters.ChoiceFilter(
+        label=_("Tier"), choices=Tier.choices, field_name="customer__tier", empty_label=_("All")
+    )
+    team = django_filters.ModelChoiceFilter(
+        label=_("Team"),
+        queryset=Team.objects.all(),
+        to_field_name="code",
+        field_name="customer__team",
+        empty_label=_("All"),
+    )
+    overdue = django_filters.ChoiceFilter(
+        label=pgettext_lazy("facility filter", "Overdue"),
+        choices=[(YES, pgettext_lazy("facility filter", "Overdue")), (NO, _("Not overdue"))],
+        empty_label=_("All"),
+        method="filter_overdue",
+    )
+    matures = django_filters.ChoiceFilter(
+        label=_("Maturity"), choices=MATURITY_CHOICES, empty_label=_("Any time"), method="filter_matures"
+    )
+    maturity_from = django_filters.DateFilter(
+        label=_("Matures from"),
+        field_name="maturity_date",
+        lookup_expr="gte",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    maturity_to = django_filters.DateFilter(
+        label=_("Matures to"),
+        field_name="maturity_date",
+        lookup_expr="lte",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    def __init__(self, data=None, queryset=None, *, request, today: datetime.date, **kwargs):
+        super().__init__(data, queryset, request=request, **kwargs)
+        self.today = today
+        if not Scope.of(request.user).sees_all:
+            del self.filters["team"]
+
+    def filter_customer(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # The customer list's own search (name, or the start of the credit code).
+        return queryset.filter(customer__in=Customer.objects.search(value)) if value.strip() else queryset
+
+    def filter_overdue(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # The alert rule's "more than 0 days overdue" (risk.selectors.overdue_more_than).
+        overdue = overdue_more_than(0, today=self.today)
+        if value == YES:
+            return queryset.filter(overdue)
+        return queryset.filter(Q(oldest_unpaid_due__isnull=True) | ~overdue)
+
+    def filter_matures(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == "past":
+            return queryset.filter(maturity_date__lt=self.today)
+        end = self.today + datetime.timedelta(days=int(value))
+        return queryset.filter(maturity_date__gte=self.today, maturity_date__lte=end)

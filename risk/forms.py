@@ -64,3 +64,29 @@ class BulkAcknowledgeForm(forms.Form):
                 _("Acknowledge at most %(max)d alerts at a time.") % {"max": MAX_BULK}, code="too_many"
             )
         return codes
+
+
+class RepaymentForm(forms.Form):
+    """One repayment entered on the facility page. Only the shape of the input is checked here;
+    whether it may be booked is ``risk.services.repayment_enter``'s (the import's rules)."""
+
+    received_on = forms.DateField(
+        label=_("Received on"),
+        # ISO whatever the language: a date input shows nothing for "2025年5月15日".
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"required": _("Give the date the money was received.")},
+    )
+    amount = forms.DecimalField(
+        label=_("Amount (CNY)"),
+        max_digits=18,
+        decimal_places=2,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        error_messages={"required": _("Give the amount received.")},
+    )
+    reference = forms.CharField(
+        label=_("Bank reference"),
+        max_length=100,
+        required=False,
+        strip=True,
+        help_text=_("Optional, but it is what recognises a repayment booked twice."),
+    )

@@ -38,6 +38,7 @@ from customers.exchange.kinds import CREDIT_CODE, DATE, MONEY, Column, ImportKin
 from risk.access import facilities_for
 from risk.models import Facility, Repayment, RepaymentInstallment
 from risk.selectors import ZERO
+from risk.selectors import still_owed as _still_owed
 from risk.services import repayment_problems, repayment_record
 
 PREVIEW_ROWS = 500  # a bank statement is short; the officer should see every line of it
@@ -212,14 +213,6 @@ def _no_repeats(rows: list[CheckedRow]) -> None:
             row.errors.append(RowError(row.number, str(AMOUNT.label), message % {"row": first_seen[key]}))
         else:
             first_seen[key] = row.number
-
-
-def _still_owed(facility: Facility, *, interest: Decimal, repaid: Decimal) -> Decimal:
-    """What repayments can still cover: outstanding principal plus scheduled interest not yet
-    paid. Under the waterfall (risk.selectors) the schedule and the unscheduled principal
-    absorb drawn + Σ interest in all; money beyond that is an overpayment that covers nothing.
-    Without a schedule this is exactly ``drawn − repaid``, i.e. the outstanding amount."""
-    return max(facility.drawn + interest - repaid, ZERO)
 
 
 def _against_facilities(

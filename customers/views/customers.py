@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm import panels
 from customers import services
 from customers.access import (
     access_contact,
@@ -66,6 +67,8 @@ def customer_detail(request: HttpRequest, customer_code) -> HttpResponse:
             "can_override": can_override_tier(request.user),
             "can_review": can_edit or can_override_tier(request.user),
             "activity_form": ActivityForm(),
+            # Sections other apps add (crm.panels), e.g. risk's facilities.
+            "panels": panels.render_panels(panels.CUSTOMER_PAGE, request, customer),
         },
     )
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from crm import panels
 from customers.access import access_customer
 from funnel import services
 from funnel.access import access_deal, can_work_deal, can_work_deals
@@ -41,6 +42,8 @@ def deal_detail(request: HttpRequest, deal_code) -> HttpResponse:
     context["move_form"] = MoveForm(deal=deal, settings=context["settings"])
     context["document_form"] = DocumentForm()
     context["exception_form"] = ExceptionRequestForm()
+    # Sections other apps add (crm.panels), e.g. risk's facility of a funded deal.
+    context["panels"] = panels.render_panels(panels.DEAL_PAGE, request, deal)
     return render(request, "funnel/deal_detail.html", context)
 
 

@@ -2,6 +2,8 @@
 
 - ``facilities``: what is due, repaid and overdue on a facility on a date (the waterfall, and
   the same rule as SQL); its names are also importable from ``risk.selectors`` itself;
+- ``facility_pages``: the facility list, a facility's page, and the facilities panel of the
+  customer and deal pages;
 - ``alerts``: the alert list's rows, one alert's page, the home page's "my alerts";
 - ``observations``: what an alert observed, made readable."""
 
@@ -10,9 +12,13 @@ from risk.selectors.facilities import (
     MONEY,
     ZERO,
     InstallmentCover,
+    InstallmentState,
     Position,
     facilities_overdue_more_than,
     facility_position,
+    installment_state,
+    overdue_more_than,
+    still_owed,
     waterfall,
     with_overdue,
 )
@@ -22,9 +28,13 @@ __all__ = [
     "MONEY",
     "ZERO",
     "InstallmentCover",
+    "InstallmentState",
     "Position",
     "facilities_overdue_more_than",
     "facility_position",
+    "installment_state",
+    "overdue_more_than",
+    "still_owed",
     "waterfall",
     "with_overdue",
 ]

@@ -25,6 +25,7 @@ over hundreds of thousands of facilities without a Python loop."""
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from django.db.models import (
     DateField,
@@ -34,6 +35,7 @@ from django.db.models import (
     Func,
     IntegerField,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -210,4 +212,37 @@ def facilities_overdue_more_than(
     """Facilities with a payment more than ``days`` days overdue on ``today`` (alert rules).
     Filters on the oldest uncovered due date, which is the same as ``days_overdue > days``."""
     queryset = Facility.objects.all() if queryset is None else queryset
-    return with_overdue(queryset, today=today).filter(oldest_unpaid_due__lt=today - datetime.timedelta(days=days))
+    return with_overdue(queryset, today=today).filter(overdue_more_than(days, today=today))
+
+
+def overdue_more_than(days: int, *, today: datetime.date) -> Q:
+    """On a queryset annotated by ``with_overdue``: a payment more than ``days`` days overdue.
+    ``days=0`` is what the pages call "overdue" — an installment due today is not yet."""
+    return Q(oldest_unpaid_due__lt=today - datetime.timedelta(days=days))
+
+
+# --- Schedule lines as the pages show them ---------------------------------------------------------
+class InstallmentState(StrEnum):
+    PAID = "paid"
+    OVERDUE = "overdue"  # due before today and not fully covered: counts in days overdue
+    DUE = "due"  # due today or later, not fully covered yet
+
+
+def installment_state(cover: InstallmentCover, *, today: datetime.date) -> InstallmentState:
+    """The state of one line of ``facility_position``'s waterfall, by the rule above."""
+    if cover.covered:
+        return InstallmentState.PAID
+    if cover.installment.due_date < today:
+        return InstallmentState.OVERDUE
+    return InstallmentState.DUE
+
+
+# --- What repayments can still cover ---------------------------------------------------------------
+def still_owed(facility: Facility, *, interest: Decimal, repaid: Decimal) -> Decimal:
+    """What repayments can still cover: outstanding principal plus scheduled interest not yet
+    paid (``interest`` is the whole schedule's, ``repaid`` every repayment's). Under the
+    waterfall the schedule and the unscheduled principal absorb drawn + Σ interest in all;
+    money beyond that is an overpayment that covers nothing. Without a schedule this is exactly
+    ``drawn − repaid``, i.e. the outstanding amount. The import and a repayment entered by hand
+    refuse more than this."""
+    return max(facility.drawn + interest - repaid, ZERO)

@@ -9,7 +9,8 @@
 - ``watch``: facility limits that follow the credit limit, and the watch list.
 
 Raising alerts is the evaluation's (``risk.alerts``); importing repayments from a file is
-``risk.imports``, which books each row through ``repayment_record``."""
+``risk.imports``, which books each row through ``repayment_record``; one repayment entered by
+hand on the facility page goes through ``repayment_enter``, held to the import's checks."""
 
 from risk.services.alerts import (
     AlertTransitionRefused,
@@ -22,6 +23,7 @@ from risk.services.digest import digest_send
 from risk.services.escalation import alerts_escalate
 from risk.services.facilities import (
     facility_open,
+    repayment_enter,
     repayment_problems,
     repayment_record,
     schedule_problems,
@@ -40,6 +42,7 @@ __all__ = [
     "digest_send",
     "facility_limits_follow",
     "facility_open",
+    "repayment_enter",
     "repayment_problems",
     "repayment_record",
     "reviews_flag_due",

@@ -22,7 +22,7 @@ from funnel.models import Deal
 from risk.dashboard.rollup import rollup_repayment_add
 from risk.exceptions import ConcurrentChange, RepaymentRefused, ScheduleRefused
 from risk.models import Facility, Repayment, RepaymentInstallment
-from risk.selectors import ZERO, waterfall
+from risk.selectors import ZERO, still_owed, waterfall
 
 log = logging.getLogger(__name__)
 CENT = Decimal("0.01")
@@ -199,5 +199,48 @@ def repayment_record(
         # The dashboard's month counts it now, not at the next rebuild (in this transaction:
         # see rollup_repayment_add for why that makes it counted exactly once).
         rollup_repayment_add(facility_id=current.pk, received_on=received_on, amount=amount)
+    facility.outstanding = current.outstanding
+    return repayment
+
+
+def _entry_problems(facility: Facility, *, received_on: datetime.date, amount: Decimal, reference: str) -> list[str]:
+    """What a row of the repayment import is held to beyond ``repayment_problems`` (the same
+    rules and words as ``risk.imports``): not a repayment already recorded, not more than the
+    facility still owes (``risk.selectors.still_owed``)."""
+    problems: list[str] = []
+    recorded = Repayment.objects.filter(facility_id=facility.pk)
+    if reference and recorded.filter(received_on=received_on, amount=amount, reference=reference).exists():
+        problems.append(_("This repayment is already recorded: same facility, date, amount and bank reference."))
+    # Summed in Python: exact Decimal on every database (SQLite would sum binary floats).
+    interest = sum(
+        RepaymentInstallment.objects.filter(facility_id=facility.pk).values_list("interest", flat=True), ZERO
+    )
+    owed = still_owed(facility, interest=interest, repaid=sum(recorded.values_list("amount", flat=True), ZERO))
+    if amount > owed:
+        problems.append(_("More than the facility still owes: %(owed)s CNY.") % {"owed": _money(owed)})
+    return problems
+
+
+def repayment_enter(
+    *, facility: Facility, received_on: datetime.date, amount: Decimal, reference: str = "", by
+) -> Repayment:
+    """One repayment entered by hand (the facility page), held to everything a row of the
+    repayment import is: ``repayment_problems``, then the import's own checks (see
+    ``_entry_problems``), and booked by ``repayment_record`` as each imported row is — so the
+    outstanding amount follows and the schedule's installments count as paid by the waterfall.
+    Judged under the facility's lock, all in one transaction: two people entering the same
+    repayment at once book it once, and a refusal (``RepaymentRefused``) writes nothing."""
+    reference = (reference or "").strip()
+    with transaction.atomic():
+        current = _lock(facility)
+        problems = repayment_problems(current, received_on=received_on, amount=amount, today=timezone.localdate())
+        if not problems:
+            problems = _entry_problems(current, received_on=received_on, amount=amount, reference=reference)
+        if problems:
+            raise RepaymentRefused(problems)
+        repayment = repayment_record(
+            facility=current, received_on=received_on, amount=amount, reference=reference, by=by
+        )
+        log.info("repayment %s entered on facility %s by %s", repayment.pk, current.pk, by.pk)
     facility.outstanding = current.outstanding
     return repayment

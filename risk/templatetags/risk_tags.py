@@ -1,4 +1,5 @@
-"""Alert severities and statuses as the pages show them."""
+"""Alert severities and statuses, facilities' overdue state and schedule lines as the pages show
+them."""
 
 from django import template
 from django.utils import formats
@@ -6,8 +7,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
+from crm.templatetags.crm_tags import money
 from risk.models import AlertSeverity, AlertStatus
+from risk.selectors import InstallmentState
 
 register = template.Library()
 
@@ -66,4 +70,53 @@ def alert_status_badge(alert) -> SafeString:
         badge,
         title,
         _("escalated"),
+    )
+
+
+@register.simple_tag
+def overdue_badge(facility) -> SafeString:
+    """A facility's overdue amount and days (``risk.selectors.with_overdue`` annotations) on the
+    lists and panels: red with the days when a payment is past due, amber when an installment
+    falls due today and is not yet covered, a dash when nothing is owed now."""
+    amount, days = facility.amount_overdue, facility.days_overdue
+    if days > 0:
+        label = ngettext("%(days)d day overdue", "%(days)d days overdue", days) % {"days": days}
+        return format_html(
+            '<span class="text-danger fw-semibold">{}</span> <span class="badge text-bg-danger" data-testid="overdue"'
+            ' data-days="{}">{}</span>',
+            money(amount),
+            days,
+            label,
+        )
+    if amount > 0:
+        return format_html(
+            '<span>{}</span> <span class="badge text-bg-warning" data-testid="due-today">{}</span>',
+            money(amount),
+            _("due today"),
+        )
+    return format_html('<span class="text-body-secondary" data-testid="not-overdue">{}</span>', _("not overdue"))
+
+
+_INSTALLMENT_BADGE = {
+    InstallmentState.PAID: ("text-bg-success", "bi-check-circle-fill"),
+    InstallmentState.OVERDUE: ("text-bg-danger", "bi-exclamation-circle-fill"),
+    InstallmentState.DUE: ("text-bg-light border", "bi-clock"),
+}
+
+
+@register.simple_tag
+def installment_badge(state: str) -> SafeString:
+    """A schedule line's state (``risk.selectors.installment_state``) on the facility page."""
+    labels = {
+        InstallmentState.PAID: pgettext("installment state", "Paid"),
+        InstallmentState.OVERDUE: pgettext("installment state", "Overdue"),
+        InstallmentState.DUE: pgettext("installment state", "Due"),
+    }
+    css, icon = _INSTALLMENT_BADGE[InstallmentState(state)]
+    return format_html(
+        '<span class="badge {}" data-state="{}"><i class="bi {} me-1" aria-hidden="true"></i>{}</span>',
+        css,
+        state,
+        icon,
+        labels[InstallmentState(state)],
     )

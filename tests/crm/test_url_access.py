@@ -21,6 +21,7 @@ from tests.factories import (
     ContactFactory,
     CustomerFactory,
     DealFactory,
+    FacilityFactory,
     TermsExceptionFactory,
 )
 
@@ -61,6 +62,7 @@ def rm2_objects(rm2):
         "deal_code": deal.code,
         "exception_code": exception.code,
         "alert_code": alert.code,
+        "facility_code": FacilityFactory(customer=customer).code,
         "_names": [customer.name, "机密联系人", deal.title],
         "_activity": ActivityFactory(customer=customer),
     }
