@@ -405,6 +405,7 @@ def test_detail_of_payment_overdue_shows_amount_days_and_facilities(client, rm1,
     assert "Days overdue" in page and ">45<" in page.replace("\n", "").replace(" ", "")
     assert response.context["observation"].facilities == [facility]
     assert reverse("funnel:detail", args=[facility.deal.code]) in page
+    assert reverse("risk:facility", args=[facility.code]) in page
     assert "1,000,000.00" in page  # drawn
 
 
