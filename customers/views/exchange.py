@@ -92,7 +92,7 @@ def customer_import_confirm(request: HttpRequest) -> HttpResponse:
     )
     if job is None:
         return redirect("customers:import")
-    return redirect("customers:import_result", code=job.code)
+    return redirect("customers:import_result", import_code=job.code)
 
 
 @require_GET

@@ -12,8 +12,8 @@ from customers.selectors.imports import import_for, imports_of
 
 
 @require_GET
-def import_result(request: HttpRequest, code: UUID) -> HttpResponse:
-    run = import_for(request.user, code)
+def import_result(request: HttpRequest, import_code: UUID) -> HttpResponse:
+    run = import_for(request.user, import_code)
     template = "customers/import_result.html"
     if request.htmx:
         template += "#status"

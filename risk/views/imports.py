@@ -74,4 +74,4 @@ def repayment_import_confirm(request: HttpRequest) -> HttpResponse:
     job = pending.confirm_upload(request, kind=PENDING_KIND, task=tasks.repayment_import_run)
     if job is None:
         return redirect("risk:repayment_import")
-    return redirect("customers:import_result", code=job.code)
+    return redirect("customers:import_result", import_code=job.code)
