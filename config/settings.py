@@ -266,6 +266,11 @@ JOBS_DELAYED_AFTER = env.int("JOBS_DELAYED_AFTER", default=2 * 60)
 JOBS_KEEP_DAYS = env.int("JOBS_KEEP_DAYS", default=30)
 # Customers per batch job of the portfolio re-grade (customers.tasks.portfolio_regrade).
 REGRADE_BATCH_SIZE = env.int("REGRADE_BATCH_SIZE", default=20_000)
+# Background imports (customers.exchange.background): rows per chunk, each chunk one
+# transaction and one step of the progress bar; and the size above which the requester is
+# mailed when the import finishes (they may have closed the page).
+IMPORT_CHUNK_ROWS = env.int("IMPORT_CHUNK_ROWS", default=1000)
+IMPORT_MAIL_ROWS = env.int("IMPORT_MAIL_ROWS", default=1000)
 # Customers per batch job of the hourly alert evaluation (risk.tasks.alerts_evaluate).
 ALERTS_BATCH_SIZE = env.int("ALERTS_BATCH_SIZE", default=50_000)
 

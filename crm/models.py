@@ -129,6 +129,11 @@ class Job(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     batches_total = models.PositiveIntegerField(_("batches"), default=0)
     batches_done = models.PositiveIntegerField(_("batches done"), default=0)
+    # Units of work (an import's rows) done of the total, for a job that reports them. A job
+    # that writes in chunks advances ``progress_done`` in each chunk's own transaction, so it
+    # is also the checkpoint a re-run resumes from (customers.exchange.background).
+    progress_total = models.PositiveIntegerField(_("to do"), default=0)
+    progress_done = models.PositiveIntegerField(_("done"), default=0)
     # What to request once the last batch is done: {"task": name, "kwargs": {...}}.
     then = models.JSONField(null=True, blank=True)
     result = models.JSONField(_("result"), null=True, blank=True)
@@ -147,6 +152,9 @@ class Job(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(batches_done__lte=models.F("batches_total")), name="job_batches_done_le_total"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(progress_done__lte=models.F("progress_total")), name="job_progress_done_le_total"
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=[s.value for s in JobStatus]), name="job_status_valid"

@@ -6,17 +6,20 @@ the live portfolio before anything is saved."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import F
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from crm.jobs import job_request
-from crm.jobs.display import job_progress
+from crm.models import JobStatus
 from customers import tasks
 from customers.exceptions import NotAllowed, ScorecardInvalid
 from customers.grading import validate
@@ -131,8 +134,8 @@ class ScorecardAdmin(FrozenUnlessDraft, admin.ModelAdmin):
 
     @admin.display(description=_("re-grade"))
     def regrade_progress(self, obj):
-        """How far the re-grade its publication asked for has got (crm.jobs)."""
-        return job_progress(obj.regrade_job) if obj.regrade_job_id else "—"
+        """How far the re-grade its publication asked for has got, polled until it ends."""
+        return regrade_status(obj) if obj.regrade_job_id else "—"
 
     @admin.display(description=_("publish"))
     def publish_link(self, obj):
@@ -149,7 +152,19 @@ class ScorecardAdmin(FrozenUnlessDraft, admin.ModelAdmin):
 
     def get_urls(self):
         publish = self.admin_site.admin_view(self.publish_view)
-        return [path("<int:pk>/publish/", publish, name="customers_scorecard_publish"), *super().get_urls()]
+        regrade = self.admin_site.admin_view(self.regrade_view)
+        return [
+            path("<int:pk>/publish/", publish, name="customers_scorecard_publish"),
+            path("<int:pk>/regrade/", regrade, name="customers_scorecard_regrade"),
+            *super().get_urls(),
+        ]
+
+    def regrade_view(self, request, pk):
+        """The re-grade's status alone, for htmx to poll (and a plain page without JavaScript)."""
+        card = get_object_or_404(Scorecard, pk=pk, regrade_job__isnull=False)
+        if not self.has_view_permission(request, card):
+            raise PermissionDenied
+        return HttpResponse(regrade_status(card))
 
     @staticmethod
     def _allowed(request) -> bool:
@@ -157,6 +172,36 @@ class ScorecardAdmin(FrozenUnlessDraft, admin.ModelAdmin):
 
     def publish_view(self, request, pk):
         return publish_view(self, request, pk)
+
+
+def regrade_status(card: Scorecard) -> SafeString:
+    """The re-grade its publication asked for: batches done of total and customers re-graded
+    while it runs; when it ended and how many customers changed tier, or why it failed."""
+    job = card.regrade_job
+    finished = job.status in (JobStatus.DONE, JobStatus.FAILED)
+    graded = sum(
+        (result or {}).get("customers", 0)
+        for result in job.batches.filter(status=JobStatus.DONE).values_list("result", flat=True)
+    )
+    changed = 0
+    if job.status == JobStatus.DONE:
+        changed = (
+            Grade.objects.filter(scorecard=card, reason=GradeReason.SCORECARD_PUBLISHED)
+            .exclude(tier=F("previous_tier"))
+            .values("customer")
+            .distinct()
+            .count()
+        )
+    context = {
+        "job": job,
+        "state": job.status if finished else "running",
+        "finished": finished,
+        "graded": graded,
+        "changed": changed,
+        "url": reverse("admin:customers_scorecard_regrade", args=[card.pk]),
+        "page_url": reverse("admin:customers_scorecard_change", args=[card.pk]),
+    }
+    return render_to_string("admin/customers/scorecard/_regrade.html", context)  # escaped by the template
 
 
 def publish_view(model_admin: ScorecardAdmin, request, pk):

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from crm.jobs import MINUTE, background_job, fan_out, periodic_job
 from crm.roles import Role, users_with_role
 from crm.sql import id_ranges
-from customers.exchange import pending
+from customers.exchange import background, pending
 from customers.models import Customer, GradeReason
 from customers.regrade import regrade_range
 
@@ -64,6 +64,12 @@ def portfolio_regrade(*, reason: str = GradeReason.SCHEDULED) -> dict:
 def portfolio_regrade_batch(*, lo: int, hi: int, reason: str) -> dict:
     """Re-grade the customers with lo <= id < hi (one batch of portfolio_regrade)."""
     return asdict(regrade_range(lo=lo, hi=hi, reason=reason))
+
+
+@background_job(time_limit=10 * MINUTE)
+def customer_import_run(*, upload: str, kind: str, name: str, language: str) -> dict:
+    """Write a confirmed customer import (customers or their data) in the background."""
+    return background.import_run(upload=upload, writer=background.customer_writer(kind), language=language)
 
 
 @periodic_job(lock="pending_uploads_purge", time_limit=10 * MINUTE)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from customers.views import customers, exchange, grading, overview
+from customers.views import customers, exchange, grading, imports, overview
 
 app_name = "customers"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("new/", customers.customer_create, name="create"),
     path("import/", exchange.customer_import, name="import"),
     path("import/confirm/", exchange.customer_import_confirm, name="import_confirm"),
+    path("imports/", imports.import_list, name="imports"),
+    path("imports/<uuid:import_code>/", imports.import_result, name="import_result"),
     path("export.csv", exchange.customer_export, {"fmt": "csv"}, name="export_csv"),
     path("export.xlsx", exchange.customer_export, {"fmt": "xlsx"}, name="export_xlsx"),
     path("tiers/", overview.tier_overview, name="tiers"),

@@ -32,10 +32,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from customers.exchange import cells
+from customers.exchange.background import ImportWriter, RowsRefused
 from customers.exchange.cells import CellError
 from customers.exchange.checking import CheckedFile, CheckedRow, RowError, chunks, read_rows
 from customers.exchange.kinds import CREDIT_CODE, DATE, MONEY, Column, ImportKind
 from risk.access import facilities_for
+from risk.exceptions import ConcurrentChange, InputRefused
 from risk.models import Facility, Repayment, RepaymentInstallment
 from risk.selectors import ZERO
 from risk.selectors import still_owed as _still_owed
@@ -149,12 +151,15 @@ class CheckedRepayments(CheckedFile):
 
 
 # --- Checking ------------------------------------------------------------------------------------
-def check(data: bytes, *, user, today: date | None = None, lock: bool = False) -> CheckedRepayments:
-    """Read and validate the whole file. Raises ``cells.FileRejected`` when the file as a whole
+def check(
+    data: bytes, *, user, today: date | None = None, lock: bool = False, part: slice = slice(None)
+) -> CheckedRepayments:
+    """Read and validate the whole file, or only its rows ``part`` (counted from 0 after the
+    header) against what is recorded. Raises ``cells.FileRejected`` when the file as a whole
     cannot be used. With ``lock`` (inside a transaction) the facilities named are locked first
     and everything is judged on what the locks protect."""
     today = today or timezone.localdate()
-    rows, present, ignored = read_rows(REPAYMENTS, data)
+    rows, present, ignored = read_rows(REPAYMENTS, data, part=part)
     facilities = _facilities(rows, user, lock=lock)
     _no_repeats(rows)
     totals = _against_facilities(rows, facilities, today)
@@ -288,15 +293,40 @@ def repayments_import(*, data: bytes, by) -> CheckedRepayments:
     ``ImportChanged`` when a row is no longer valid, ``FileRejected`` when the file is not
     usable; either way nothing is written."""
     with transaction.atomic():
-        checked = check(data, user=by, lock=True)
-        if checked.bad_rows:
-            raise ImportChanged(checked)
-        for row in checked.rows:
-            repayment_record(
-                facility=row.values["facility"],
-                received_on=row.values["received_on"],
-                amount=row.values["amount"],
-                reference=row.values["reference"],
-                by=by,
-            )
+        return repayments_book(data=data, by=by)
+
+
+def repayments_book(*, data: bytes, by, part: slice = slice(None)) -> CheckedRepayments:
+    """Check the rows ``part`` of the file again under the facilities' row locks and book them,
+    in the caller's transaction (which must be open: the locks last until it ends). Raises
+    like ``repayments_import``; the caller's rollback then leaves nothing of these rows."""
+    checked = check(data, user=by, lock=True, part=part)
+    if checked.bad_rows:
+        raise ImportChanged(checked)
+    for row in checked.rows:
+        repayment_record(
+            facility=row.values["facility"],
+            received_on=row.values["received_on"],
+            amount=row.values["amount"],
+            reference=row.values["reference"],
+            by=by,
+        )
     return checked
+
+
+# --- Booking in the background -------------------------------------------------------------------
+def _book(data: bytes, user, part: slice) -> None:
+    try:
+        repayments_book(data=data, by=user, part=part)
+    except ImportChanged as exc:
+        raise RowsRefused(exc.checked.errors) from None
+    except (InputRefused, ConcurrentChange):
+        # Only if something changed between the re-check and the booking (e.g. midnight passed).
+        raise RowsRefused([RowError(0, "", _("A facility changed while booking."))]) from None
+
+
+WRITER = ImportWriter(
+    check=lambda data, user, part: check(data, user=user, part=part),
+    write=_book,
+    summary=lambda checked: {"amount": f"{checked.amount:.2f}"},
+)

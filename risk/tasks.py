@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from crm.jobs import MINUTE, background_job, fan_out, periodic_job
 from crm.sql import id_ranges
+from customers.exchange import background
 from customers.models import Customer
+from risk import imports
 from risk.alerts import evaluate
 from risk.dashboard import rollup_rebuild
 from risk.services import digest, escalation, reminders, watch
@@ -73,3 +75,9 @@ def risk_rollup_rebuild() -> dict:
     run = rollup_rebuild()
     log.info("risk rollup rebuilt: %s", run)
     return run
+
+
+@background_job(time_limit=10 * MINUTE)
+def repayment_import_run(*, upload: str, name: str, language: str) -> dict:
+    """Book a confirmed repayment import in the background (customers.exchange.background)."""
+    return background.import_run(upload=upload, writer=imports.WRITER, language=language)

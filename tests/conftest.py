@@ -419,3 +419,32 @@ def lease_held(name: str):
         yield
     finally:
         lease_release(name, holder="another-run")
+
+
+# --- Background jobs ---------------------------------------------------------------------------
+def run_jobs(*, rounds: int = 10) -> int:
+    """Run every job waiting for a worker (asked for with ``job_request``, or a batch of one)
+    through the project's runner, in this process and in the order asked for, as a worker
+    would, until none waits; returns how many ran. Inside a test's transaction nothing is sent
+    to the broker (on_commit never fires), so the jobs wait until this runs them."""
+    from crm.models import Job, JobStatus
+
+    ran = 0
+    for _ in range(rounds):
+        waiting = list(
+            Job.objects.filter(status__in=[JobStatus.PENDING, JobStatus.QUEUED]).order_by("created_at", "pk")
+        )
+        if not waiting:
+            break
+        for job in waiting:
+            celery_app.tasks[job.task].apply(kwargs=job.kwargs, task_id=str(job.code))
+            ran += 1
+    return ran
+
+
+def run_one_job(**filters) -> None:
+    """Run the one waiting job that matches ``filters`` (e.g. ``parent=None``), not its batches."""
+    from crm.models import Job, JobStatus
+
+    job = Job.objects.get(status__in=[JobStatus.PENDING, JobStatus.QUEUED], **filters)
+    celery_app.tasks[job.task].apply(kwargs=job.kwargs, task_id=str(job.code))

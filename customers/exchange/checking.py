@@ -77,10 +77,12 @@ class Checked(CheckedFile):
     records: list[models.Model] = field(default_factory=list)  # unsaved; only if no row is bad
 
 
-def check(kind: ImportKind, data: bytes, *, user) -> Checked:
-    """Read and validate the whole file. Raises FileRejected when the file as a whole cannot
-    be used (unreadable, too large, required columns missing)."""
-    rows, present, ignored = read_rows(kind, data)
+def check(kind: ImportKind, data: bytes, *, user, part: slice = slice(None)) -> Checked:
+    """Read and validate the whole file, or only the rows ``part`` of it (the rows after the
+    header, counted from 0: a background import checks and writes one chunk at a time). Raises
+    FileRejected when the file as a whole cannot be used (unreadable, too large, required
+    columns missing)."""
+    rows, present, ignored = read_rows(kind, data, part=part)
     _no_repeats(kind, rows)
     if kind is CUSTOMERS:
         _resolve_customers(rows, user)
@@ -92,14 +94,16 @@ def check(kind: ImportKind, data: bytes, *, user) -> Checked:
     return checked
 
 
-def read_rows(kind: ImportKind, data: bytes) -> tuple[list[CheckedRow], list[Column], list[str]]:
+def read_rows(
+    kind: ImportKind, data: bytes, *, part: slice = slice(None)
+) -> tuple[list[CheckedRow], list[Column], list[str]]:
     """Every import's first step (the repayment import's too): the file's rows, each cell parsed
     by its column (an unreadable or missing required cell is the row's error), the kind's columns
-    the file has in the kind's order, and the headers that name none. Raises FileRejected when
-    the file as a whole cannot be used."""
+    the file has in the kind's order, and the headers that name none; only the rows ``part``
+    are parsed. Raises FileRejected when the file as a whole cannot be used."""
     table = read_table(data)
     positions, ignored = match_columns(kind, table)
-    rows = [check_row(number, raw, kind.columns, positions) for number, raw in table.rows]
+    rows = [check_row(number, raw, kind.columns, positions) for number, raw in table.rows[part]]
     return rows, [c for c in kind.columns if c.field in positions], ignored
 
 

@@ -23,17 +23,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from celery import Task
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import lazy
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from crm import spreadsheets
+from crm.jobs import job_request
+from crm.models import UNFINISHED, Job
 from customers.exchange import cells
 from customers.exchange.checking import CheckedRow, RowError
 from customers.exchange.kinds import Column
@@ -102,6 +107,45 @@ def check_upload(
     return checked, token
 
 
+def confirm_upload(
+    request: HttpRequest, *, kind: str, task: Task, allowed: Callable[[dict[str, Any]], bool] = lambda meta: True
+) -> Job | None:
+    """The confirm step of a background import: the upload the POSTed token names becomes the
+    file of a new job ``task(upload=…, language=…, **meta)`` (``meta`` as kept, with the file's
+    name), asked for in the same transaction as the compare-and-set that marks the upload
+    confirmed — both or neither. Only the request whose UPDATE took the upload gets a job: a
+    double click, two tabs, a token of another user or import, an expired or already confirmed
+    upload all get None, with a message telling the user to upload again. Raises
+    PermissionDenied if ``allowed(meta)`` says the user may no longer do this import."""
+    try:
+        code = uuid.UUID(hex=request.POST.get("token", ""))  # the browser sends anything
+    except ValueError:
+        code = None
+    waiting = PendingUpload.objects.unexpired().waiting().filter(code=code, owner=request.user, kind=kind)
+    job = None
+    with transaction.atomic():
+        found = waiting.values_list("pk", "meta").first() if code else None
+        if found is not None:
+            pk, meta = found
+            if not allowed(meta):  # e.g. the user's role changed since the upload
+                raise PermissionDenied
+            language = get_language() or settings.LANGUAGE_CODE
+            job = job_request(task, by=request.user, upload=code.hex, language=language, **meta)
+            # The row count decides between two confirms (the second waits on the row lock, or on
+            # SQLite's write lock, and then finds the job set); the loser's job rolls back with it.
+            if job is None or not waiting.filter(pk=pk).update(job=job):
+                transaction.set_rollback(True)
+                job = None
+    if job is None:
+        messages.error(request, _("This upload has expired or was imported already. Please upload the file again."))
+    return job
+
+
+def upload_for(code: str) -> PendingUpload | None:
+    """The file a background import works on (its ``upload`` argument), with its owner."""
+    return PendingUpload.objects.select_related("owner").filter(code=code, job__isnull=False).first()
+
+
 def claim_upload(request: HttpRequest, *, kind: str) -> tuple[bytes, dict[str, Any]] | None:
     """The confirm step's start: the upload the POSTed token names, claimed for the request's
     user (``claim``). None, with a message telling the user to upload again, if there is none."""
@@ -126,7 +170,8 @@ def keep(*, owner, kind: str, data: bytes, meta: dict[str, Any]) -> str:
         # BEGIN IMMEDIATE (settings) already puts writers in turn.
         get_user_model().objects.select_for_update(no_key=True).filter(pk=owner.pk).values_list("pk").get()
         upload = PendingUpload.objects.create(owner=owner, kind=kind, data=data, size=len(data), meta=meta)
-        newest_first = PendingUpload.objects.filter(owner=owner).order_by("-created_at", "-pk")
+        # Confirmed uploads belong to their import job now: never dropped for room.
+        newest_first = PendingUpload.objects.waiting().filter(owner=owner).order_by("-created_at", "-pk")
         total, drop = 0, []
         for n, (pk, size) in enumerate(newest_first.values_list("pk", "size")):
             total += size
@@ -150,7 +195,7 @@ def claim(*, owner, kind: str, token: str) -> tuple[bytes, dict[str, Any]] | Non
         code = uuid.UUID(hex=token)  # the browser sends anything; only a uuid is looked up
     except ValueError:
         return None
-    claimable = PendingUpload.objects.unexpired().filter(code=code, owner=owner, kind=kind)
+    claimable = PendingUpload.objects.unexpired().waiting().filter(code=code, owner=owner, kind=kind)
     with transaction.atomic():
         found = claimable.select_for_update().values_list("pk", "data", "meta").first()
         if found is None:
@@ -168,7 +213,9 @@ def pending_uploads_purge(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     deleted = 0
     while True:
-        expired = PendingUpload.objects.expired(now=now).order_by("created_at")
+        # An upload whose import job has not finished is still that job's file (a job that died
+        # is sent again and reads it); once the job is done the job deletes it.
+        expired = PendingUpload.objects.expired(now=now).exclude(job__status__in=UNFINISHED).order_by("created_at")
         batch = list(expired.values_list("pk", flat=True)[:PURGE_BATCH])
         if not batch:
             return deleted

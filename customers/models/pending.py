@@ -8,6 +8,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class PendingUploadQuerySet(models.QuerySet):
+    def waiting(self) -> "PendingUploadQuerySet":
+        """Not confirmed yet: what a token can claim and what the quota counts."""
+        return self.filter(job__isnull=True)
+
     def expired(self, *, now: datetime | None = None) -> "PendingUploadQuerySet":
         return self.filter(created_at__lte=(now or timezone.now()) - PendingUpload.KEEP_FOR)
 
@@ -31,6 +35,11 @@ class PendingUpload(models.Model):
     size = models.PositiveIntegerField()  # len(data), so the quota never reads the data
     meta = models.JSONField(default=dict)  # what the import needs back, e.g. the file's name
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Set when the import is confirmed, in the transaction that asks for the job: from then on
+    # the upload belongs to that job (which deletes it when it is done), no longer claimable.
+    job = models.OneToOneField(
+        "crm.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="upload", editable=False
+    )
 
     objects = PendingUploadQuerySet.as_manager()
 

@@ -9,18 +9,17 @@ when two confirms race.
 from functools import partial
 
 from django import forms
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from customers import tasks
 from customers.access import customers_for
 from customers.exchange import export, pending
-from customers.exchange.cells import MAX_ROWS, FileRejected
-from customers.exchange.checking import Checked, ImportConflict, check, commit
+from customers.exchange.cells import MAX_ROWS
+from customers.exchange.checking import Checked, check
 from customers.exchange.kinds import ImportKind, kinds_for
 from customers.filters import CustomerFilter
 
@@ -82,38 +81,18 @@ def customer_import(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def customer_import_confirm(request: HttpRequest) -> HttpResponse:
-    kinds = {k.key: k for k in _allowed_kinds(request.user)}
-    claimed = pending.claim_upload(request, kind=PENDING_KIND)
-    if claimed is None:
-        return redirect("customers:import")
-    data, entry = claimed
-    kind = kinds.get(entry["kind"])
-    if kind is None:  # the user's role changed since the upload
-        raise PermissionDenied
-    try:
-        # Everything is checked again: the data may have changed since the preview.
-        checked = check(kind, data, user=request.user)
-    except FileRejected as exc:
-        messages.error(request, exc.message)
-        return redirect("customers:import")
-    if checked.bad_rows:
-        messages.error(request, _("The data changed since the preview, and some rows are no longer valid."))
-        return _preview(request, checked, name=entry["name"], token=None)
-    try:
-        saved = commit(checked, by=request.user)
-    except ImportConflict:
-        messages.error(
-            request,
-            _("Someone registered one of these credit codes in the meantime. Nothing was imported; please try again."),
-        )
-        return redirect("customers:import")
-    message = ngettext(
-        "%(kind)s: imported %(count)d row from %(name)s.",
-        "%(kind)s: imported %(count)d rows from %(name)s.",
-        saved,
+    """Asks for the import in the background and shows its result page at once; the job checks
+    the file again before it writes anything (customers.exchange.background)."""
+    kinds = {k.key for k in _allowed_kinds(request.user)}
+    job = pending.confirm_upload(
+        request,
+        kind=PENDING_KIND,
+        task=tasks.customer_import_run,
+        allowed=lambda meta: meta.get("kind") in kinds,  # the user's role may have changed since the upload
     )
-    messages.success(request, message % {"kind": kind.label, "count": saved, "name": entry["name"]})
-    return redirect("customers:list")
+    if job is None:
+        return redirect("customers:import")
+    return redirect("customers:import_result", import_code=job.code)
 
 
 @require_GET

@@ -9,20 +9,17 @@ upload, and only the request whose delete removed it gets the file.
 
 from functools import partial
 
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from customers.exchange import pending
-from customers.exchange.cells import MAX_ROWS, FileRejected
+from customers.exchange.cells import MAX_ROWS
 from customers.exchange.checking import CheckedRow
-from risk import imports
+from risk import imports, tasks
 from risk.access import can_import_repayments
-from risk.exceptions import ConcurrentChange, InputRefused
 
 # Not the customer import's kind: a token kept by one import is never claimed by the other.
 PENDING_KIND = "repayment_import"
@@ -71,35 +68,10 @@ def repayment_import(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def repayment_import_confirm(request: HttpRequest) -> HttpResponse:
+    """Asks for the booking in the background and shows the import's result page at once; the
+    job checks the file again under the facilities' row locks (customers.exchange.background)."""
     _allowed(request.user)
-    claimed = pending.claim_upload(request, kind=PENDING_KIND)
-    if claimed is None:
+    job = pending.confirm_upload(request, kind=PENDING_KIND, task=tasks.repayment_import_run)
+    if job is None:
         return redirect("risk:repayment_import")
-    data, meta = claimed
-    name = meta["name"]
-    try:
-        checked = imports.repayments_import(data=data, by=request.user)
-    except FileRejected as exc:
-        messages.error(request, exc.message)
-        return redirect("risk:repayment_import")
-    except imports.ImportChanged as exc:
-        messages.error(
-            request,
-            _(
-                "Nothing was imported: the facilities changed since the preview and some rows are no longer "
-                "valid. Correct the file and upload it again."
-            ),
-        )
-        return _preview(request, exc.checked, name=name, token=None, status=409)
-    except (InputRefused, ConcurrentChange):
-        # Only if something changed between the re-check and the booking (e.g. midnight passed).
-        messages.error(request, _("Nothing was imported: a facility changed while booking. Please upload again."))
-        return redirect("risk:repayment_import")
-    count = len(checked.rows)
-    message = ngettext(
-        "Imported %(count)d repayment of %(amount)s CNY in total from %(name)s.",
-        "Imported %(count)d repayments of %(amount)s CNY in total from %(name)s.",
-        count,
-    )
-    messages.success(request, message % {"count": count, "amount": f"{checked.amount:,.2f}", "name": name})
-    return redirect("risk:repayment_import")
+    return redirect("customers:import_result", import_code=job.code)

@@ -14,6 +14,7 @@ import pytest
 from django.apps import apps
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from crm.models import Job
 from tests.factories import (
     ActivityFactory,
     AlertFactory,
@@ -63,6 +64,12 @@ def rm2_objects(rm2):
         "exception_code": exception.code,
         "alert_code": alert.code,
         "facility_code": FacilityFactory(customer=customer).code,
+        # rm2's import: its result page is rm2's (and admins') alone.
+        "import_code": Job.objects.create(
+            task="customers.tasks.customer_import_run",
+            kwargs={"upload": "0" * 32, "name": "机密.csv"},
+            requested_by=rm2,
+        ).code,
         "_names": [customer.name, "机密联系人", deal.title],
         "_activity": ActivityFactory(customer=customer),
     }

@@ -16,6 +16,7 @@ from django.utils import timezone
 from bench import import_bombs
 from crm.roles import Role
 from customers.models import CreditReport, Customer
+from tests.conftest import run_jobs
 from tests.factories import credit_code, make_user
 
 pytestmark = pytest.mark.django_db
@@ -124,6 +125,7 @@ def test_an_admins_report_file_gets_the_row_checks_and_then_regrades(client, adm
 
     preview = client.post(reverse("customers:import"), {"kind": "credit_reports", "file": csv_file(rows[:2])})
     client.post(reverse("customers:import_confirm"), {"token": preview.context["token"]})
+    run_jobs()
 
     report = CreditReport.objects.get()
     assert (report.customer, report.outstanding_debt, report.entered_by) == (customer, Decimal("5000.10"), admin_user)
