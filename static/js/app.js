@@ -23,3 +23,22 @@ document.addEventListener("DOMContentLoaded", () => {
     root.querySelectorAll("form.js-move-form").forEach(syncMoveFields);
   });
 });
+
+// A table that scrolls sideways (a wide table, a phone) can be scrolled with the keyboard: its
+// wrapper takes focus, announced as a region named by the heading of its section.
+function keyboardScrollers(root) {
+  root.querySelectorAll(".table-responsive").forEach((el) => {
+    if (el.scrollWidth <= el.clientWidth || el.hasAttribute("tabindex")) return;
+    el.tabIndex = 0;
+    const section = el.closest("[aria-labelledby]");
+    if (section) {
+      el.setAttribute("role", "region");
+      el.setAttribute("aria-labelledby", section.getAttribute("aria-labelledby"));
+    }
+  });
+}
+document.addEventListener("DOMContentLoaded", () => {
+  keyboardScrollers(document);
+  htmx.onLoad(keyboardScrollers);
+  window.addEventListener("resize", () => keyboardScrollers(document));
+});
