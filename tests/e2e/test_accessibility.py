@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from customers.models import Customer
 from funnel.models import Deal
-from risk.models import Alert
+from risk.models import Alert, Facility
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +49,9 @@ PAGES = {
     "data quality": "/customers/data-quality/",
     "tier overview": "/customers/tiers/",
     "exception queue": "/funnel/exceptions/",
+    "facility list": "/risk/facilities/",
+    "facility": "/risk/facilities/{facility}/",
+    "your imports": "/customers/imports/",
 }
 
 
@@ -92,9 +95,12 @@ def demo_data(django_db_setup, django_db_blocker, live_server):
         alert = Alert.objects.filter(customer__owner__username="rm1").select_related("customer").first()
         customer = alert.customer if alert else Customer.objects.filter(owner__username="rm1").first()
         deal = Deal.objects.filter(customer=customer).first() or Deal.objects.filter(owner__username="rm1").first()
-        assert alert and customer and deal, "the demo seed no longer gives rm1 an alert, a customer and a deal"
+        facility = Facility.objects.filter(customer__owner__username="rm1").first()
+        assert alert and customer and deal and facility, (
+            "the demo seed no longer gives rm1 an alert, a customer, a deal and a facility"
+        )
         fast.disable()
-        codes = {"customer": customer.code, "deal": deal.code, "alert": alert.code}
+        codes = {"customer": customer.code, "deal": deal.code, "alert": alert.code, "facility": facility.code}
         live_server._live_server_modified_settings.enable()
         try:
             yield codes
