@@ -194,9 +194,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def celery_worker_running():
+def celery_worker_running(*, purge: bool = True):
     """A real Celery worker thread consuming from the configured broker (filesystem by default,
-    Redis in CI), started inside a test. It sees committed data only."""
+    Redis in CI), started inside a test. It sees committed data only. ``purge=False`` keeps what
+    the test itself sent before the worker came (otherwise a shared Redis is emptied first)."""
     from celery.contrib.testing.worker import start_worker
     from celery.signals import task_postrun
     from django.db import connections
@@ -206,7 +207,7 @@ def celery_worker_running():
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception:
         require(f"The broker at {celery_app.conf.broker_url}")
-    if not celery_app.conf.broker_url.startswith("filesystem"):
+    if purge and not celery_app.conf.broker_url.startswith("filesystem"):
         celery_app.control.purge()  # leftovers of an earlier run on a shared Redis
 
     def close_connections(**kwargs):

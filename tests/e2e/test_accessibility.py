@@ -58,14 +58,13 @@ PAGES = {
 @pytest.fixture(scope="module")
 def _live_server_helper():
     """pytest-django flushes the database after every test that uses the live server; these
-    tests only read, so the module builds its data once (demo_data) and restores the migrated
-    state itself at the end."""
+    tests only read, so the module builds its data once (demo_data) and flushes it at the end."""
     yield
 
 
 def migrated_state(snapshot: str) -> None:
     """Back to what the migrations ship (roles, scorecard, stages, alert rules…), nothing else."""
-    call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
+    call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True, reset_sequences=False)
     connections["default"].creation.deserialize_db_from_string(snapshot)
 
 
@@ -106,7 +105,11 @@ def demo_data(django_db_setup, django_db_blocker, live_server):
             yield codes
         finally:
             live_server._live_server_modified_settings.disable()
-            migrated_state(snapshot)
+            # Leave the database as a serialized-rollback test leaves it: flushed, sequences
+            # kept (as TransactionTestCase flushes), for the next such test restores the snapshot
+            # itself. Resetting PostgreSQL's sequences here made later inserts reuse the
+            # restored rows' ids.
+            call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True, reset_sequences=False)
 
 
 class Session:

@@ -36,7 +36,8 @@ def test_confirmed_import_finishes_on_its_result_page_without_a_reload(live_serv
     # No worker yet: the import waits in the broker, and the page says so.
     expect(status).to_have_attribute("data-state", "waiting")
     assert not Customer.objects.exists()
-    with celery_worker_running():  # a worker comes: the page's poll picks up its progress
+    # A worker comes (keeping the message the confirm sent): the page's poll picks up its progress.
+    with celery_worker_running(purge=False):
         expect(status).to_have_attribute("data-state", "done", timeout=20_000)
     assert page.url == url  # no reload, no redirect
     expect(page.get_by_test_id("import-created")).to_have_text("2")
