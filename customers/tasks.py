@@ -9,11 +9,12 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from crm import sql
 from crm.jobs import MINUTE, background_job, fan_out, periodic_job
 from crm.roles import Role, users_with_role
 from crm.sql import id_ranges
 from customers.exchange import background, pending
-from customers.models import Customer, GradeReason
+from customers.models import Customer, Grade, GradeReason
 from customers.regrade import regrade_range
 
 log = logging.getLogger(__name__)
@@ -57,13 +58,21 @@ def portfolio_regrade(*, reason: str = GradeReason.SCHEDULED) -> dict:
     one writes nothing the second time."""
     size = settings.REGRADE_BATCH_SIZE
     batches = [{"lo": lo, "hi": hi, "reason": reason} for lo, hi in id_ranges(Customer.objects.all(), size)]
-    return {"batches": fan_out(portfolio_regrade_batch, batches)}
+    return {"batches": fan_out(portfolio_regrade_batch, batches, then=grades_analyze)}
 
 
 @background_job(time_limit=2 * MINUTE)
 def portfolio_regrade_batch(*, lo: int, hi: int, reason: str) -> dict:
     """Re-grade the customers with lo <= id < hi (one batch of portfolio_regrade)."""
     return asdict(regrade_range(lo=lo, hi=hi, reason=reason))
+
+
+@background_job(time_limit=2 * MINUTE)
+def grades_analyze() -> dict:
+    """After the last batch of a portfolio re-grade: renew the statistics of the customer and
+    grade tables if the re-grade changed them by more than a tenth (crm.sql.analyze_stale) —
+    after a scorecard publication it rewrote every customer and appended as many grades."""
+    return {"analyzed": sql.analyze_stale(Customer, Grade)}
 
 
 @background_job(time_limit=10 * MINUTE)

@@ -12,6 +12,7 @@ import logging
 from django.conf import settings
 from django.utils import timezone
 
+from crm import sql
 from crm.jobs import MINUTE, background_job, fan_out, periodic_job
 from crm.sql import id_ranges
 from customers.exchange import background
@@ -19,6 +20,7 @@ from customers.models import Customer
 from risk import imports
 from risk.alerts import evaluate
 from risk.dashboard import rollup_rebuild
+from risk.models import Alert, AlertCondition, AlertEvent
 from risk.services import digest, escalation, reminders, watch
 
 log = logging.getLogger(__name__)
@@ -47,8 +49,13 @@ def alerts_evaluate_batch(*, lo: int, hi: int, today: str) -> dict:
 
 @periodic_job(lock="watch_refresh", time_limit=10 * MINUTE)
 def watch_refresh() -> dict:
-    """After the rules: the watch list from the alerts now open."""
-    return watch.watch_refresh()
+    """After the rules: the watch list from the alerts now open. The evaluation's batches may
+    have written many alerts: their statistics are renewed first, so this step and the pages
+    after it plan with today's numbers, and the customers' after the watch list wrote them."""
+    analyzed = sql.analyze_stale(Alert, AlertCondition, AlertEvent)
+    result = watch.watch_refresh()
+    analyzed += sql.analyze_stale(Customer)
+    return {**result, "analyzed": analyzed}
 
 
 @periodic_job(lock="alerts_escalate", time_limit=10 * MINUTE)
