@@ -27,6 +27,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -47,11 +48,12 @@ from django.db.models import Count, F, Field  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from crm.models import Team, User  # noqa: E402
+from crm.sql import id_ranges  # noqa: E402
 from customers.choices import CreditRating, CustomerStatus, Industry, IndustryPosition, Tier  # noqa: E402
 from customers.credit_code import ALPHABET, make_credit_code  # noqa: E402
 from customers.grading import validate  # noqa: E402
 from customers.models import Customer, Grade, GradeReason, Scorecard, ScorecardStatus  # noqa: E402
-from customers.regrade import active_scorecard, regrade  # noqa: E402
+from customers.regrade import BATCH_SIZE, RegradeResult, active_scorecard, regrade, regrade_range  # noqa: E402
 from customers.services import scorecard_copy  # noqa: E402
 
 SEED = 20260601
@@ -318,10 +320,28 @@ class Meter:
         return step
 
 
-def timed_regrade(reason: str) -> Callable[[], tuple[int, int]]:
+def timed_regrade(reason: str, workers: int = 1) -> Callable[[], tuple[int, int]]:
+    """The portfolio re-grade, in this process (workers=1) or, as the fanned-out job runs it
+    (customers.tasks.portfolio_regrade), as id-range batches taken by ``workers`` at once, each
+    with its own database connection — what that many worker processes do."""
+
     def work() -> tuple[int, int]:
-        result = regrade(reason=reason)
-        return result.written, result.grades
+        if workers == 1:
+            result = regrade(reason=reason)
+            return result.written, result.grades
+        batches = list(id_ranges(Customer.objects.all(), BATCH_SIZE))
+
+        def one(batch: tuple[int, int]) -> RegradeResult:
+            try:
+                return regrade_range(lo=batch[0], hi=batch[1], reason=reason)
+            finally:
+                connection.close()  # this thread's own connection
+
+        total = RegradeResult()
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for result in pool.map(one, batches):
+                total += result
+        return total.written, total.grades
 
     return work
 
@@ -343,10 +363,13 @@ def fmt(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def report(n: int, meter: Meter, before: dict[str, int], after: dict[str, int], moved: int) -> None:
+def report(n: int, meter: Meter, before: dict[str, int], after: dict[str, int], moved: int, *, workers: int) -> None:
     steps = {s.name[0]: s for s in meter.steps}
     regraded, rerun, floor = steps["a"], steps["b"], steps["c"]
-    print(f"\nre-grade benchmark: {connection.vendor} ({database_name()}), {n:,} customers\n")
+    print(
+        f"\nre-grade benchmark: {connection.vendor} ({database_name()}), {n:,} customers, "
+        f"(a) and (b) on {workers} connection(s)\n"
+    )
     print(f"{'step':<30} {'seconds':>8} {'cust/s':>10} {'rows written':>13} {'grade rows':>11} {'peak MiB':>9}")
     for s in meter.steps:
         rate = f"{n / s.seconds:,.0f}" if s.seconds else "-"
@@ -379,9 +402,34 @@ def verdict(met: bool, applies: bool) -> str:
     return "met" if met else "MISSED"
 
 
+def restore_scorecard() -> bool:
+    """Put back the scorecard a bench card replaced (its grades then all differ again: the same
+    change in reverse). False if no bench card is active."""
+    active = active_scorecard()
+    if active is None or not active.name.startswith(BENCH_NAME):
+        return False
+    source = int(active.notes.rstrip(".").rsplit("v", 1)[1])  # scorecard_copy notes "Copied from vN."
+    with transaction.atomic():
+        Scorecard.objects.filter(pk=active.pk).update(status=ScorecardStatus.RETIRED)
+        Scorecard.objects.filter(version=source).update(status=ScorecardStatus.ACTIVE, published_at=timezone.now())
+    return True
+
+
+def graded(n: int) -> bool:
+    """Whether the database holds N customers graded once (for --reuse)."""
+    return Customer.objects.count() == n and Customer.objects.filter(graded_at__isnull=False).exists()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100_000, help="portfolio size N (default 100,000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="(a) as the fanned-out job runs it: batches taken by this many connections at once (default 1)",
+    )
+    parser.add_argument("--reuse", action="store_true", help="keep N graded customers already there (skips 0)")
     parser.add_argument(
         "--allow-any-database", action="store_true", help="run even if the database name lacks 'bench' (it is wiped)"
     )
@@ -391,19 +439,30 @@ def main(argv: list[str] | None = None) -> int:
 
     ensure_database()
     call_command("migrate", verbosity=0)
-    wipe()
     meter = Meter()
     user = bench_user()
-    meter.run("seed (insert N customers)", lambda: seed(args.customers, owner=user))
-    meter.run("0  initial grading", timed_regrade(GradeReason.SCHEDULED))
+    if args.reuse and graded(args.customers):
+        print(f"--reuse: {args.customers:,} graded customers are there; seeding and (0) skipped", flush=True)
+    else:
+        wipe()
+        meter.run("seed (insert N customers)", lambda: seed(args.customers, owner=user))
+        meter.run("0  initial grading", timed_regrade(GradeReason.SCHEDULED))
     before = tier_counts()
-    publish_changed_scorecard(by=user)
-    meter.run("a  re-grade, new scorecard", timed_regrade(GradeReason.SCORECARD_PUBLISHED))
+    started = timezone.now()
+    # The change: a new version moving weights and cut-offs, or (on a database where the last
+    # run left that version active) the old version back, which moves everyone back.
+    if not restore_scorecard():
+        publish_changed_scorecard(by=user)
+    meter.run("a  re-grade, new scorecard", timed_regrade(GradeReason.SCORECARD_PUBLISHED, args.workers))
     after = tier_counts()
-    moved = Grade.objects.filter(reason=GradeReason.SCORECARD_PUBLISHED).exclude(tier=F("previous_tier")).count()
-    meter.run("b  re-run, nothing changed", timed_regrade(GradeReason.SCHEDULED))
+    moved = (
+        Grade.objects.filter(reason=GradeReason.SCORECARD_PUBLISHED, created_at__gte=started)
+        .exclude(tier=F("previous_tier"))
+        .count()
+    )
+    meter.run("b  re-run, nothing changed", timed_regrade(GradeReason.SCHEDULED, args.workers))
     meter.run("c  floor: UPDATE every row", floor_update)
-    report(args.customers, meter, before, after, moved)
+    report(args.customers, meter, before, after, moved, workers=args.workers)
     return 0
 
 
