@@ -37,8 +37,10 @@ tables. PostgreSQL only. The run:
        first 200 by id), the deal page one of that customer's deals;
     4. without --clients: per user and page, --warmup untimed requests, then --requests timed
        ones (default 5 and 50), each from sending the request to the last byte of the body;
-       with --clients N: N client threads, each with its own sessions, cycle for --seconds
-       through every (user, page) pair in their own fixed shuffled order (seeded), and the run
+       with --clients N: after --load-warmup untimed seconds (default 5: each worker imports
+       the app and compiles templates on its first requests), N client threads, each with its
+       own sessions, cycle for --seconds through every (user, page) pair in their own fixed
+       shuffled order (seeded), and the run
        reports req/s, errors and per page p50/p95/p99 and count, and the client's own CPU use
        (a client near 100 % of a core would be the bottleneck, not the server);
        --during-regrade runs that load twice: as it is, then while a full portfolio re-grade
