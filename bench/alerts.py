@@ -47,133 +47,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.db import connection  # noqa: E402
 from django.db.models import Count  # noqa: E402
-from django.utils import timezone  # noqa: E402
 
 from bench import pages, seed  # noqa: E402
 from bench import regrade as base  # noqa: E402
 from customers.choices import Tier  # noqa: E402
-from customers.models import Customer, GradeReason  # noqa: E402
-from customers.regrade import regrade  # noqa: E402
-from funnel.models import RANK, Deal, Stage, StageMove  # noqa: E402
-from risk.models import (  # noqa: E402
-    Alert,
-    AlertCondition,
-    AlertEvent,
-    AlertRule,
-    Facility,
-    Repayment,
-    RepaymentInstallment,
-    RiskMonth,
-)
+from customers.models import Customer  # noqa: E402
+from funnel.models import Deal, StageMove  # noqa: E402
+from risk.models import Alert, AlertRule, Facility, Repayment, RepaymentInstallment  # noqa: E402
 
 TARGET_EVALUATION_S = 60
 TARGET_DASHBOARD_MS = 300
 DASHBOARD = "/risk/dashboard/"
-ALERT_TABLES = [m._meta.db_table for m in (Alert, AlertCondition, AlertEvent)]
-RISK_TABLES = [m._meta.db_table for m in (Facility, RepaymentInstallment, Repayment, RiskMonth)] + ALERT_TABLES
-
-# Extra funded deals, one per facility beyond those the pipeline funded; then the facilities.
-FUNDED_DEALS_SQL = """
-INSERT INTO {deal} (code, customer_id, title, project_type, amount, purpose, owner_id, team_id, expected_close,
-                    stage, probability, spread_bps, collateral_coverage, proposed_limit, lost_reason,
-                    stage_entered_at, max_rank, screened_at, closed_at, stale_since, created_by_id,
-                    created_at, updated_at)
-SELECT gen_random_uuid(), c.id, 'Funded project ' || g.i, 'other', a.amount, '', c.owner_id, c.team_id,
-       (a.funded_at)::date, 'funded', 100, 300, 1.2, a.amount, '',
-       a.funded_at, %(funded_rank)s, a.funded_at - interval '20 days', a.funded_at, NULL, c.owner_id,
-       a.funded_at - interval '90 days', a.funded_at
-FROM generate_series(1, %(extra)s) AS g(i)
-CROSS JOIN LATERAL (
-    SELECT %(first_customer)s + ((g.i::bigint * 7919) %% %(customers)s) AS customer_id,
-           round((5000000 * exp(random() * ln(400)))::numeric, -4) AS amount,
-           %(now)s - (random() * 540 + 30) * interval '1 day' AS funded_at
-) a
-JOIN {customer} c ON c.id = a.customer_id
-"""
-
-# One facility per funded deal: drawn within the customer's credit limit, except 1 % above it.
-FACILITIES_SQL = """
-INSERT INTO {facility} (code, customer_id, deal_id, granted_limit, "limit", drawn, outstanding, start_date,
-                        maturity_date, created_by_id, created_at)
-SELECT gen_random_uuid(), d.customer_id, d.id, f.drawn, f.drawn, f.drawn, f.drawn, f.start,
-       f.start + interval '12 months', d.owner_id, d.closed_at
-FROM {deal} d JOIN {customer} c ON c.id = d.customer_id
-CROSS JOIN LATERAL (
-    SELECT (d.closed_at AT TIME ZONE 'Asia/Shanghai')::date AS start,
-           CASE WHEN d.id %% 100 = 0 THEN round(coalesce(nullif(c.credit_limit, 0), d.amount) * 1.1, 2)
-                ELSE least(d.amount, coalesce(nullif(c.credit_limit, 0), d.amount)) END AS drawn
-) f
-WHERE d.stage = 'funded' AND f.drawn > 0
-"""
-
-# Twelve monthly installments: equal principal, interest at 5 % a year on what is left.
-INSTALLMENTS_SQL = """
-INSERT INTO {installment} (facility_id, due_date, principal, interest)
-SELECT f.id, (f.start_date + k * interval '1 month')::date, round(f.drawn / 12, 2),
-       round(f.drawn * (13 - k) / 12 * 0.05 / 12, 2)
-FROM {facility} f, generate_series(1, 12) AS k
-"""
-
-# Repayments for installments already due: on time, 5 % of facilities 10-40 days late, and 3 %
-# stopped paying 1-3 installments ago (their later installments are overdue).
-REPAYMENTS_SQL = """
-INSERT INTO {repayment} (facility_id, received_on, amount, reference, entered_by_id, entered_at)
-SELECT i.facility_id, r.received_on, i.principal + i.interest, 'BENCH-' || i.id, f.created_by_id, %(now)s
-FROM {installment} i JOIN {facility} f ON f.id = i.facility_id
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN f.id %% 20 = 1 THEN i.due_date + (10 + f.id %% 31)::integer ELSE i.due_date END AS received_on
-) r
-WHERE r.received_on <= %(today)s
-  AND NOT (f.id %% 33 = 2 AND i.due_date > %(today)s - (30 * (1 + f.id %% 3))::integer)
-"""
-
-# Principal repaid: the installments the repayments above paid (the same condition).
-OUTSTANDING_SQL = """
-UPDATE {facility} f SET outstanding = greatest(f.drawn - p.principal_paid, 0)
-FROM (
-    SELECT i.facility_id, sum(i.principal) AS principal_paid
-    FROM {installment} i JOIN {facility} f ON f.id = i.facility_id
-    WHERE CASE WHEN f.id %% 20 = 1 THEN i.due_date + (10 + f.id %% 31)::integer ELSE i.due_date END <= %(today)s
-      AND NOT (f.id %% 33 = 2 AND i.due_date > %(today)s - (30 * (1 + f.id %% 3))::integer)
-    GROUP BY i.facility_id
-) p
-WHERE p.facility_id = f.id
-"""
-
-# bench/regrade.py's customers spread over every grade and data age on purpose (to exercise the
-# scorecard); a portfolio under monitoring is mostly reviewed and reported on time. Here 97 % were
-# reviewed in the last two months and have a credit report and a statement within a year, and
-# leverage is that of firms the lender chose to fund; 3 % are behind on each.
-MONITORED_SQL = """
-UPDATE {customer} SET
-    debt_ratio = round(debt_ratio * 0.75, 4),
-    last_review_date = CASE WHEN id %% 33 = 5 THEN %(today)s - 400 ELSE %(today)s - (id %% 60)::integer END,
-    credit_report_date = CASE WHEN id %% 33 = 6 THEN %(today)s - 420 ELSE %(today)s - (id * 7 %% 300)::integer END,
-    statement_date = CASE WHEN id %% 33 = 7 THEN %(today)s - 480 ELSE %(today)s - (id * 11 %% 330)::integer END
-"""
-
-# 2 % of customers get a worse credit report and a higher debt ratio (then re-graded).
-DETERIORATE_SQL = """
-UPDATE {customer} SET
-    previous_bureau_rating = bureau_rating,
-    bureau_rating = CASE bureau_rating WHEN 'AAA' THEN 'A' WHEN 'AA' THEN 'BBB' WHEN 'A' THEN 'BB'
-                                       WHEN 'BBB' THEN 'B' ELSE 'CCC' END,
-    debt_ratio = least(coalesce(debt_ratio, 0.5) + 0.3, 0.98)
-WHERE id %% 50 = 7 AND bureau_rating <> ''
-RETURNING id
-"""
-
-
-def tables() -> dict[str, str]:
-    return {
-        "deal": Deal._meta.db_table,
-        "customer": Customer._meta.db_table,
-        "facility": Facility._meta.db_table,
-        "installment": RepaymentInstallment._meta.db_table,
-        "repayment": Repayment._meta.db_table,
-    }
+ALERT_TABLES = seed.ALERT_TABLES
 
 
 def seeded(customers: int, facilities: int) -> bool:
@@ -184,63 +71,10 @@ def seeded(customers: int, facilities: int) -> bool:
     )
 
 
-def wipe_risk() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(RISK_TABLES)} RESTART IDENTITY CASCADE")
-
-
-def seed_all(args: argparse.Namespace, staff: seed.Staff, timings: pages.Timings) -> None:
-    now = timezone.now()
-    today = timezone.localdate(now)
-    t = tables()
-    with timings.step("wipe"):
-        wipe_risk()
-        seed.wipe()
-    with timings.step(f"customers ({args.customers:,}, COPY)"):
-        seed.customers(args.customers, rms=staff.rms, now=now)
-    with timings.step("customers as a monitored portfolio"), connection.cursor() as cursor:
-        cursor.execute(MONITORED_SQL.format(**t), {"today": today})
-    with timings.step("grade customers (customers.regrade)"):
-        regrade(reason=GradeReason.SCHEDULED)
-    print(f"  pipeline deals ({args.deals:,}) and moves …", flush=True)
-    dealt, moved = seed.deals(args.deals, now=now)
-    timings.steps[f"pipeline deals ({args.deals:,}) and moves"] = dealt + moved
-    funded = Deal.objects.filter(stage=Stage.FUNDED).count()
-    extra = max(0, args.facilities - funded)
-    first = Customer.objects.order_by("id").values_list("id", flat=True).first()
-    params = {"extra": extra, "funded_rank": RANK[Stage.FUNDED], "first_customer": first, "customers": args.customers}
-    with (
-        timings.step(f"funded deals ({extra:,} more) and facilities"),
-        transaction.atomic(),
-        connection.cursor() as cursor,
-    ):
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute(FUNDED_DEALS_SQL.format(**t), {**params, "now": now})
-        cursor.execute(FACILITIES_SQL.format(**t), {})
-    with timings.step("installments (12 per facility)"), connection.cursor() as cursor:
-        cursor.execute(INSTALLMENTS_SQL.format(**t))
-    with timings.step("repayments and outstanding"), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(REPAYMENTS_SQL.format(**t), {"now": now, "today": today})
-        cursor.execute(OUTSTANDING_SQL.format(**t), {"today": today})
-    with timings.step("2 % of customers deteriorate and are re-graded"):
-        with connection.cursor() as cursor:
-            cursor.execute(DETERIORATE_SQL.format(**t), {})
-            ids = [row[0] for row in cursor.fetchall()]
-        regrade(reason=GradeReason.DATA_CHANGED, ids=ids)
-    from funnel import services as funnel_services
-
-    with timings.step("stale deals flagged (funnel.services.deals_flag_stale)"):
-        funnel_services.deals_flag_stale()
-    vacuum(timings)
-
-
-def vacuum(timings: pages.Timings) -> None:
-    with timings.step("VACUUM ANALYZE, CHECKPOINT"):
-        seed.vacuum_analyze()
-        with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM (ANALYZE) {', '.join(RISK_TABLES)}")
-            cursor.execute("CHECKPOINT")
+def seed_all(args: argparse.Namespace, staff: seed.Staff, timings: seed.Timings) -> None:
+    seed.portfolio(
+        n_customers=args.customers, n_deals=args.deals, n_facilities=args.facilities, staff=staff, timings=timings
+    )
 
 
 def writes() -> dict[str, int]:
@@ -291,7 +125,7 @@ def evaluation(customers: int) -> tuple[list[str], bool]:
     return lines, met
 
 
-def job_steps(timings: pages.Timings) -> None:
+def job_steps(timings: seed.Timings) -> None:
     try:
         from risk.services import watch
     except ImportError:
@@ -305,7 +139,7 @@ def job_steps(timings: pages.Timings) -> None:
         watch.watch_refresh()
 
 
-def dashboard_rollup(timings: pages.Timings) -> None:
+def dashboard_rollup(timings: seed.Timings) -> None:
     from risk.dashboard import rollup_rebuild
 
     with timings.step("dashboard rollup (risk.dashboard.rollup_rebuild)"):
@@ -337,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if "bench" not in base.database_name():
         parser.error(f"refusing to wipe {base.database_name()!r}: point DATABASE_URL at a database named *bench*")
 
-    timings = pages.Timings()
+    timings = seed.Timings()
     print(f"database {base.database_name()}")
     base.ensure_database()
     with timings.step("migrate"):
@@ -345,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     staff = seed.staff()
     if args.reuse and seeded(args.customers, args.facilities):
         print("  --reuse: data of this size is there, seeding skipped")
-        vacuum(timings)
+        with timings.step("VACUUM ANALYZE, CHECKPOINT"):
+            seed.vacuum_analyze()
     else:
         seed_all(args, staff, timings)
     customers = Customer.objects.count()

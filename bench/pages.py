@@ -1,35 +1,66 @@
-"""Benchmark the funnel pages — board, deal list (first page and deep) and analytics — as an RM and
-as a team manager would load them, through gunicorn on loopback.
+"""Benchmark the main pages — customer list (first page and deep), data quality, deal list (first
+page and deep), board, analytics, alert list, risk dashboard, a customer page and a deal page —
+as an RM, a team manager, a risk officer and an admin load them, through gunicorn on loopback;
+one client at a time, or many at once (--clients), optionally while a full re-grade runs.
 
-    .venv/bin/python bench/pages.py                                   # 1,000,000 customers, 2,000,000 deals
+    .venv/bin/python bench/pages.py                                   # 1M customers, 2M deals, 500k facilities
     .venv/bin/python bench/pages.py --reuse                           # same data again: skip seeding
-    .venv/bin/python bench/pages.py --reuse --no-rollup --explain     # re-measure, show the queries
-    .venv/bin/python bench/pages.py --customers 20000 --deals 40000   # quick run
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/other_bench .venv/bin/python bench/pages.py --explain
+    .venv/bin/python bench/pages.py --reuse --explain                 # re-measure, show the queries
+    .venv/bin/python bench/pages.py --reuse --only board,deals --roles rm,manager   # a subset
+    .venv/bin/python bench/pages.py --reuse --clients 8 --seconds 30  # under load
+    .venv/bin/python bench/pages.py --reuse --clients 8 --seconds 30 --during-regrade
+    .venv/bin/python bench/pages.py --customers 20000 --deals 40000 --facilities 10000   # quick run
 
 The database defaults to postgres://postgres@127.0.0.1:5432/crm_bench_pages (DATABASE_URL
-overrides it); its name must contain "bench", since seeding empties the customer and deal tables.
-PostgreSQL only. The run:
+overrides it); its name must contain "bench", since seeding empties the customer, deal and risk
+tables. PostgreSQL only. The run:
 
-    1. creates and migrates the database; unless --reuse finds data of the requested size, empties
-       it and seeds 20 teams (10 RMs and a team manager each), N customers over the RMs (COPY,
-       bench/regrade.py's generator), grades them once, then M deals and their stage moves
-       set-based (bench/seed.py), then VACUUM ANALYZE;
-    2. rebuilds the funnel rollup once (funnel.analytics.rollup_rebuild) and times it;
-    3. starts gunicorn (2 sync workers, DEBUG off) on a free loopback port and signs in an RM with
-       a median book and that RM's team manager (sessions made directly in the database);
-    4. per user and page: 5 warm-up requests, then --requests timed ones (default 50), each from
-       sending the request to the last byte of the body; the deep list page is reached by
-       following the list's "older" link (?after=<deal code>) --depth times (default 200).
+    1. creates and migrates the database; unless --reuse finds data of the requested size
+       (customers, pipeline deals, facilities, alerts), empties it and seeds (bench/seed.py,
+       ``seed.portfolio``): 20 teams of 10 RMs and a team manager, a risk officer and an admin;
+       N customers over the RMs (COPY, bench/regrade.py's generator) made to look like a
+       monitored portfolio and graded once; M pipeline deals and their stage moves; the loan
+       book — --facilities facilities from funded deals, twelve installments each, repayments
+       for those due (5 % late, 3 % stopped paying); 2 % of customers deteriorated and re-graded;
+       stale deals flagged. Then every alert rule is enabled and evaluated once
+       (risk.alerts.evaluate: the alerts of a first evaluation), the funnel rollup
+       (funnel.analytics.rollup_rebuild) and the risk dashboard rollup
+       (risk.dashboard.rollup_rebuild) are rebuilt and timed, and VACUUM ANALYZE;
+    2. starts gunicorn (DEBUG off) on a free loopback port with --workers sync workers (default
+       2 × CPUs + 1; --threads N > 1 makes them gthread workers) and signs in the four users —
+       an RM with a median book, that RM's team manager, the risk officer, the admin (sessions
+       made directly in the database);
+    3. per user finds the pages' paths: the deep list pages by following the list's next link
+       (``rel="next"``; failing that an ``after=`` link, then ``page=N+1``) --depth times
+       (default 200) from the first page; the customer page is that of a customer in the
+       user's scope with a facility and the median number of deals of such customers (among the
+       first 200 by id), the deal page one of that customer's deals;
+    4. without --clients: per user and page, --warmup untimed requests, then --requests timed
+       ones (default 5 and 50), each from sending the request to the last byte of the body;
+       with --clients N: after --load-warmup untimed seconds (default 5: each worker imports
+       the app and compiles templates on its first requests), N client threads, each with its
+       own sessions, cycle for --seconds through every (user, page) pair in their own fixed
+       shuffled order (seeded), and the run
+       reports req/s, errors and per page p50/p95/p99 and count, and the client's own CPU use
+       (a client near 100 % of a core would be the bottleneck, not the server);
+       --during-regrade runs that load twice: as it is, then while a full portfolio re-grade
+       runs in a separate process after a changed scorecard is published (bench/regrade.py's
+       change; the next run publishes the original weights back, so every run re-grades). The
+       second load stops after --seconds or when the re-grade ends, whichever is first (the
+       report says which; a re-grade still running is stopped, its finished batches stay).
 
-Every response must be 200: a page that answers 404 (a placeholder) or 500 is reported as
-failed, never as fast, and the exit status is 1. Targets (2-core machine, 1M customers, 2M
-deals): p95 under 150 ms for the board and the list at any depth, under 500 ms for analytics.
-Timings on a shared machine are noisy: compare medians across runs, not single p95s.
+Every response must be 200: a page that answers 404, 403 or 500 is reported as failed, never as
+fast, and the exit status is 1 (also for any error under load). Targets (2-core machine, 1M
+customers, 2M deals, 500k facilities): one client, p95 under 150 ms for every page and user
+(the dashboard 300 ms), queries constant in page size and depth; under load (8 clients, 30 s)
+at least 40 req/s, p95 under 400 ms, no errors, and while a re-grade runs p95 at most 50 %
+higher. Timings on a shared machine are noisy: compare medians across runs, not single p95s;
+the report prints the CPU count and load average before and after, and PostgreSQL's version
+and shared_buffers.
 
 --explain additionally renders each page in-process with DEBUG-style query capture and prints
-the query count, and for every page over its target the slowest queries with
-EXPLAIN (ANALYZE, BUFFERS).
+the query count (and whether the deep list pages run as many queries as the first ones), and
+for every page over its target the slowest queries with EXPLAIN (ANALYZE, BUFFERS).
 """
 
 import argparse
@@ -37,12 +68,14 @@ import html
 import http.client
 import math
 import os
+import random
 import re
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,8 +97,8 @@ from django.conf import settings  # noqa: E402
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402
 from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.db.models import Count  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.db.models import Count, Exists, OuterRef  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -75,69 +108,92 @@ from bench import seed  # noqa: E402
 from crm.middleware import SESSION_STARTED_KEY  # noqa: E402
 from crm.models import User  # noqa: E402
 from customers.choices import Tier  # noqa: E402
-from customers.models import Customer, GradeReason  # noqa: E402
-from customers.regrade import regrade  # noqa: E402
+from customers.models import Customer, Scorecard, ScorecardStatus  # noqa: E402
+from customers.regrade import active_scorecard  # noqa: E402
+from customers.services import scorecard_copy  # noqa: E402
 from funnel.models import Deal, StageMove  # noqa: E402
+from risk.access import alerts_for  # noqa: E402
+from risk.models import Alert, AlertRule, Facility  # noqa: E402
 
-TARGET_MS = {"board": 150, "list, first page": 150, "list, deep page": 150, "analytics": 500}
-PAGES = {"board": "/funnel/board/", "list, first page": "/funnel/deals/", "analytics": "/funnel/analytics/"}
+Timings = seed.Timings  # bench/alerts.py and older callers use pages.Timings
+
+# The pages, in report order; None: the path depends on the user (found in step 3).
+PAGES: dict[str, str | None] = {
+    "customers": "/customers/",
+    "customers deep": None,
+    "data quality": "/customers/data-quality/",
+    "deals": "/funnel/deals/",
+    "deals deep": None,
+    "board": "/funnel/board/",
+    "analytics": "/funnel/analytics/",
+    "alerts": "/risk/alerts/",
+    "dashboard": "/risk/dashboard/",
+    "customer": None,
+    "deal": None,
+}
+DEEP = {"customers deep": "customers", "deals deep": "deals"}  # deep page -> the list it follows
+TARGET_MS = {page: 150 for page in PAGES} | {"dashboard": 300}
+ROLES = {"rm": "RM", "manager": "team manager", "risk": "risk officer", "admin": "admin"}
+LOAD_TARGET_RPS = 40
+LOAD_TARGET_P95_MS = 400
+LOAD_TARGET_GROWTH = 0.50  # p95 while a re-grade runs, over p95 without
+LOAD_SEED = seed.SEED + 2
+
+NEXT_REL = re.compile(r"""<a\b[^>]*\brel\s*=\s*["']?next\b[^>]*>""", re.IGNORECASE)
+HREF = re.compile(r"""\bhref\s*=\s*["']([^"']*)["']""", re.IGNORECASE)
 AFTER_LINK = re.compile(r"""href\s*=\s*["']([^"']*[?&](?:amp;)?after=[^"']*)["']""", re.IGNORECASE)
+PAGE_LINK = re.compile(r"""href\s*=\s*["']([^"']*[?&](?:amp;)?page=\d+[^"']*)["']""", re.IGNORECASE)
+
+# The re-grade under load runs in its own process, as a Celery worker would run it.
+REGRADE_CHILD = """
+import django
+django.setup()
+from customers.models import GradeReason
+from customers.regrade import regrade
+print(regrade(reason=GradeReason.SCORECARD_PUBLISHED), flush=True)
+"""
 
 
 # --- data -----------------------------------------------------------------------------------------
-@dataclass
-class Timings:
-    steps: dict[str, float] = field(default_factory=dict)
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        print(f"  {name} …", end="", flush=True)
-        started = time.perf_counter()
-        yield
-        self.steps[name] = time.perf_counter() - started
-        print(f" {self.steps[name]:.1f} s", flush=True)
+def pipeline_deals() -> int:
+    """Deals of the pipeline, without the funded deals seed.facilities() added for facilities."""
+    return Deal.objects.exclude(title__startswith="Funded project ").count()
 
 
-def seeded(customers: int, deals: int, staff: seed.Staff) -> bool:
+def seeded(customers: int, deals: int, facilities: int, staff: seed.Staff) -> bool:
     """Whether the database already holds bench data of this size (for --reuse)."""
     rm_ids = [u.pk for u in staff.rms]
     return (
         Customer.objects.count() == customers
         and Customer.objects.filter(owner_id__in=rm_ids).count() == customers
-        and Deal.objects.count() == deals
+        and pipeline_deals() == deals
         and StageMove.objects.exists()
         and Customer.objects.exclude(tier=Tier.UNRATED).exists()  # graded
+        and Facility.objects.count() == facilities
+        and Alert.objects.exists()  # evaluated
     )
 
 
-def seed_all(customers: int, deals: int, staff: seed.Staff, timings: Timings) -> None:
-    now = timezone.now()
-    with timings.step("wipe"):
-        seed.wipe()
-    with timings.step(f"customers ({customers:,}, COPY)"):
-        seed.customers(customers, rms=staff.rms, now=now)
-    with timings.step("grade customers (customers.regrade)"):
-        regrade(reason=GradeReason.SCHEDULED)
-    print(f"  deals ({deals:,}) and stage moves, set-based …", flush=True)
-    dealt, moved = seed.deals(deals, now=now)
-    timings.steps[f"deals ({deals:,}, INSERT … SELECT)"] = dealt
-    timings.steps["stage moves (INSERT … SELECT)"] = moved
-    print(f"    deals {dealt:.1f} s, moves {moved:.1f} s", flush=True)
-    with timings.step("VACUUM ANALYZE, CHECKPOINT"):
-        seed.vacuum_analyze()
+def evaluate(timings: seed.Timings) -> None:
+    """Every rule enabled, the alert tables emptied, one full evaluation: a first evaluation's alerts."""
+    from risk.alerts import evaluate
+
+    AlertRule.objects.update(enabled=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(seed.ALERT_TABLES)} RESTART IDENTITY CASCADE")
+    with timings.step("alert evaluation, every rule (risk.alerts.evaluate)"):
+        result = evaluate()
+    print(f"    {result}", flush=True)
 
 
-def rollup(timings: Timings) -> str:
+def rollups(timings: seed.Timings) -> None:
     from funnel import analytics
+    from risk import dashboard
 
-    started = time.perf_counter()
-    try:
-        run = analytics.rollup_rebuild()
-    except NotImplementedError:
-        return "funnel.analytics.rollup_rebuild is still a placeholder: not run"
-    timings.steps["rollup_rebuild()"] = seconds = time.perf_counter() - started
-    deals = getattr(run, "deals", None)
-    return f"rollup_rebuild(): {seconds:.1f} s" + (f" ({deals:,} deals)" if deals is not None else "")
+    with timings.step("funnel rollup (funnel.analytics.rollup_rebuild)"):
+        analytics.rollup_rebuild()
+    with timings.step("dashboard rollup (risk.dashboard.rollup_rebuild)"):
+        dashboard.rollup_rebuild()
 
 
 def typical_users(staff: seed.Staff) -> tuple[User, User]:
@@ -152,6 +208,39 @@ def typical_users(staff: seed.Staff) -> tuple[User, User]:
     return rm, staff.managers[rm.team_id]
 
 
+def typical_customer(user: User) -> tuple[Customer, Deal] | None:
+    """A customer the user sees with a facility and the median number of deals of such customers
+    (among the first 200 by id: the whole firm's would take a scan), and one of its deals."""
+    with_facility = Exists(Facility.objects.filter(customer=OuterRef("pk")))
+    ids = list(
+        Customer.objects.visible_to(user).filter(with_facility).order_by("id").values_list("id", flat=True)[:200]
+    )
+    if not ids:
+        return None
+    counts = list(
+        Deal.objects.filter(customer_id__in=ids)
+        .values("customer_id")
+        .annotate(n=Count("id"))
+        .order_by("n", "customer_id")
+    )
+    customer = Customer.objects.get(pk=counts[len(counts) // 2]["customer_id"])
+    deals = list(Deal.objects.visible_to(user).filter(customer=customer).order_by("id"))
+    return customer, deals[len(deals) // 2]
+
+
+def machine_facts() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+        cursor.execute("SHOW shared_buffers")
+        buffers = cursor.fetchone()[0]
+    return f"{os.cpu_count()} CPUs, PostgreSQL {version}, shared_buffers {buffers}"
+
+
+def load_average() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 # --- the server -----------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -159,8 +248,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def default_workers() -> int:
+    return 2 * (os.cpu_count() or 1) + 1
+
+
+def server_label(workers: int, threads: int) -> str:
+    kind = f"gthread workers × {threads} threads" if threads > 1 else "sync workers"
+    return f"{workers} {kind}, DEBUG off"
+
+
 @contextmanager
-def gunicorn(port: int, log: Path) -> Iterator[subprocess.Popen]:
+def gunicorn(port: int, log: Path, *, workers: int = 2, threads: int = 1) -> Iterator[subprocess.Popen]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -171,7 +269,8 @@ def gunicorn(port: int, log: Path) -> Iterator[subprocess.Popen]:
         "LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", "2", "--worker-class", "sync", "--timeout", "120", "--chdir", str(ROOT)]
+    command += ["--workers", str(workers), "--timeout", "120", "--chdir", str(ROOT)]
+    command += ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else ["--worker-class", "sync"]
     with log.open("w") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)  # noqa: S603
     try:
@@ -214,8 +313,9 @@ def session_for(user: User) -> str:
 
 
 class Browser:
-    """One user's cookie jar on one HTTP/1.1 connection. Gunicorn's sync workers close the
-    connection after each response, so http.client reconnects (loopback: well under 1 ms)."""
+    """One user's cookie jar on one HTTP/1.1 connection. Sync workers close the connection after
+    each response, so http.client reconnects (loopback: well under 1 ms); gthread workers keep
+    it open, and one the server closed while idle is opened again once."""
 
     def __init__(self, port: int, session_key: str) -> None:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=180)
@@ -228,8 +328,14 @@ class Browser:
             "Accept-Language": "en",
         }
         started = time.perf_counter()
-        self.conn.request("GET", path, headers=headers)
-        response = self.conn.getresponse()
+        try:
+            self.conn.request("GET", path, headers=headers)
+            response = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            self.conn.close()  # a kept-alive connection the server had closed: once more, fresh
+            started = time.perf_counter()
+            self.conn.request("GET", path, headers=headers)
+            response = self.conn.getresponse()
         body = response.read()
         seconds = time.perf_counter() - started
         for header in response.headers.get_all("Set-Cookie") or []:
@@ -237,9 +343,93 @@ class Browser:
         return response.status, body.decode("utf-8", "replace"), seconds
 
 
-# --- measuring ------------------------------------------------------------------------------------
+# --- finding the pages ----------------------------------------------------------------------------
 class PageFailed(Exception):
     pass
+
+
+def fetch(browser: Browser, path: str) -> tuple[str, float]:
+    status, body, seconds = browser.get(path)
+    if status != 200:
+        raise PageFailed(f"HTTP {status} for {path}")
+    return body, seconds
+
+
+def next_link(path: str, body: str) -> str | None:
+    """The list's link to its next page: the ``rel="next"`` link; failing that an ``after=``
+    link other than the current one (keyset lists), then the ``page=`` link one past the
+    current page (numbered lists)."""
+    for tag in NEXT_REL.findall(body):
+        href = HREF.search(tag)
+        if href:
+            return urljoin(path, html.unescape(href.group(1)))
+    current = parse_qs(urlsplit(path).query).get("after")
+    for href in AFTER_LINK.findall(body):
+        target = urljoin(path, html.unescape(href))
+        after = parse_qs(urlsplit(target).query).get("after")
+        if after and after != current:
+            return target
+    number = int(parse_qs(urlsplit(path).query).get("page", ["1"])[0])
+    for href in PAGE_LINK.findall(body):
+        target = urljoin(path, html.unescape(href))
+        if parse_qs(urlsplit(target).query).get("page") == [str(number + 1)]:
+            return target
+    return None
+
+
+def deep_path(browser: Browser, first: str, depth: int) -> tuple[str, int]:
+    """Follow the next link ``depth`` times from the first page (or until the last page)."""
+    path, pages = first, 0
+    for _ in range(depth):
+        body, _ = fetch(browser, path)
+        following = next_link(path, body)
+        if following is None:
+            break
+        path, pages = following, pages + 1
+    return path, pages
+
+
+@dataclass
+class Target:
+    """One page as one user loads it: its path, or why it could not be found."""
+
+    page: str
+    user: str
+    path: str = ""
+    note: str = ""
+    failure: str = ""
+
+
+def targets_for(browser: Browser, label: str, user: User, pages: list[str], depth: int) -> list[Target]:
+    found = typical_customer(user) if {"customer", "deal"} & set(pages) else None
+    targets = []
+    for page in pages:
+        target = Target(page, label, path=PAGES[page] or "")
+        if page in DEEP:
+            try:
+                target.path, n = deep_path(browser, PAGES[DEEP[page]] or "", depth)
+            except PageFailed as failure:
+                target.failure = str(failure)
+            else:
+                if n == 0:
+                    target.failure = "no next-page link on the first page"
+                target.note = f"page {n + 1}" + ("" if n == depth else ", the last")
+        elif page in ("customer", "deal"):
+            if found is None:
+                target.failure = "no customer with a facility in this user's scope"
+            else:
+                customer, deal = found
+                target.path = f"/customers/{customer.code}/" if page == "customer" else f"/funnel/deals/{deal.code}/"
+                deals, facilities = customer.deals.count(), customer.facilities.count()
+                target.note = f"{deals} deals, {facilities} facilities" if page == "customer" else deal.stage
+        targets.append(target)
+    return targets
+
+
+# --- one client -----------------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]  # nearest rank
 
 
 @dataclass
@@ -257,42 +447,11 @@ class Result:
 
     @property
     def p95(self) -> float:
-        ordered = sorted(self.times_ms)
-        return ordered[math.ceil(0.95 * len(ordered)) - 1]  # nearest rank
+        return percentile(self.times_ms, 0.95)
 
     @property
     def met(self) -> bool:
         return not self.failure and self.p95 < TARGET_MS[self.page]
-
-
-def fetch(browser: Browser, path: str) -> tuple[str, float]:
-    status, body, seconds = browser.get(path)
-    if status != 200:
-        raise PageFailed(f"HTTP {status} for {path}")
-    return body, seconds
-
-
-def older_link(path: str, body: str) -> str | None:
-    """The list's link to the next (older) page: an ``after=`` link other than the current one."""
-    current = parse_qs(urlsplit(path).query).get("after")
-    for href in AFTER_LINK.findall(body):
-        target = urljoin(path, html.unescape(href))
-        after = parse_qs(urlsplit(target).query).get("after")
-        if after and after != current:
-            return target
-    return None
-
-
-def deep_path(browser: Browser, depth: int) -> tuple[str, int]:
-    """Follow the "older" link ``depth`` times from the first page (or until the last page)."""
-    path, pages = PAGES["list, first page"], 0
-    for _ in range(depth):
-        body, _ = fetch(browser, path)
-        following = older_link(path, body)
-        if following is None:
-            break
-        path, pages = following, pages + 1
-    return path, pages
 
 
 def measure(browser: Browser, page: str, user: str, path: str, *, warmup: int, requests: int) -> Result:
@@ -307,26 +466,142 @@ def measure(browser: Browser, page: str, user: str, path: str, *, warmup: int, r
     return result
 
 
-def measure_user(port: int, label: str, user: User, args: argparse.Namespace) -> list[Result]:
-    browser = Browser(port, session_for(user))
-    results = [
-        measure(browser, page, label, PAGES[page], warmup=args.warmup, requests=args.requests)
-        for page in ("board", "list, first page")
-    ]
-    try:
-        path, pages = deep_path(browser, args.depth)
-    except PageFailed as failure:
-        results.append(Result("list, deep page", label, PAGES["list, first page"], failure=str(failure)))
-    else:
-        if pages == 0:
-            failed = Result("list, deep page", label, path, failure="no older-page link on the first page")
-            results.append(failed)
-        else:
-            deep = measure(browser, "list, deep page", label, path, warmup=args.warmup, requests=args.requests)
-            deep.note = f"page {pages + 1}" + ("" if pages == args.depth else ", the last")
-            results.append(deep)
-    results.append(measure(browser, "analytics", label, PAGES["analytics"], warmup=args.warmup, requests=args.requests))
+def measure_targets(browser: Browser, targets: list[Target], args: argparse.Namespace) -> list[Result]:
+    results = []
+    for t in targets:
+        if t.failure:
+            results.append(Result(t.page, t.user, t.path, failure=t.failure, note=t.note))
+            continue
+        result = measure(browser, t.page, t.user, t.path, warmup=args.warmup, requests=args.requests)
+        result.note = t.note
+        results.append(result)
     return results
+
+
+# --- many clients ---------------------------------------------------------------------------------
+@dataclass
+class Sample:
+    page: str
+    user: str
+    ms: float
+    error: str = ""
+
+
+@dataclass
+class LoadRun:
+    label: str
+    samples: list[Sample]
+    seconds: float
+    client_cpu: float  # the client process's CPU seconds over the run's wall seconds
+    ended: str = ""
+
+    @property
+    def ok(self) -> list[Sample]:
+        return [s for s in self.samples if not s.error]
+
+    @property
+    def errors(self) -> list[Sample]:
+        return [s for s in self.samples if s.error]
+
+    @property
+    def rps(self) -> float:
+        return len(self.samples) / self.seconds
+
+    def times(self, page: str | None = None) -> list[float]:
+        return [s.ms for s in self.ok if page is None or s.page == page]
+
+
+def client(
+    port: int, sessions: dict[str, str], work: list[Target], deadline: float, stop: threading.Event, out: list[Sample]
+) -> None:
+    browsers = {user: Browser(port, key) for user, key in sessions.items()}
+    while True:
+        for t in work:
+            if time.monotonic() >= deadline or stop.is_set():
+                return
+            started = time.perf_counter()
+            try:
+                status, _, seconds = browsers[t.user].get(t.path)
+                error = "" if status == 200 else f"HTTP {status}"
+            except OSError as failure:  # refused, reset, timed out
+                seconds, error = time.perf_counter() - started, f"{type(failure).__name__}: {failure}"
+            out.append(Sample(t.page, t.user, seconds * 1000, error))
+
+
+def load(
+    port: int,
+    users: dict[str, User],
+    work: list[Target],
+    args: argparse.Namespace,
+    label: str,
+    stop: threading.Event,
+    seconds: float | None = None,
+) -> LoadRun:
+    """--clients threads, each with its own sessions and its own shuffle of ``work``, until
+    ``seconds`` (default --seconds) have passed or ``stop`` is set."""
+    outs: list[list[Sample]] = [[] for _ in range(args.clients)]
+    sessions = [{label: session_for(user) for label, user in users.items()} for _ in range(args.clients)]
+    cpu, started = time.process_time(), time.monotonic()
+    deadline = started + (args.seconds if seconds is None else seconds)
+    threads = []
+    for i in range(args.clients):
+        order = work[:]
+        random.Random(LOAD_SEED + i).shuffle(order)
+        thread = threading.Thread(target=client, args=(port, sessions[i], order, deadline, stop, outs[i]), daemon=True)
+        threads.append(thread)
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.monotonic() - started
+    samples = [s for out in outs for s in out]
+    return LoadRun(label, samples, seconds, (time.process_time() - cpu) / seconds)
+
+
+def publish_scorecard_change(by: User) -> str:
+    """Publish bench/regrade.py's changed scorecard, or, when that change is the active card
+    already, a copy of the card it replaced: either way every customer's score moves."""
+    active = active_scorecard()
+    assert active is not None, "the data migration ships an active scorecard"
+    if not active.name.startswith(base.BENCH_NAME):
+        base.publish_changed_scorecard(by=by)
+        return "changed weights and cut-offs published"
+    source = Scorecard.objects.get(version=int(active.notes.rstrip(".").rsplit("v", 1)[1]))
+    with transaction.atomic():
+        draft = scorecard_copy(scorecard=source, by=by)
+        draft.name = f"{base.BENCH_NAME}: weights and cut-offs put back"  # base.wipe() finds it by this name
+        draft.save(update_fields=["name"])
+        Scorecard.objects.filter(pk=active.pk).update(status=ScorecardStatus.RETIRED)
+        Scorecard.objects.filter(pk=draft.pk).update(
+            status=ScorecardStatus.ACTIVE, published_at=timezone.now(), published_by=by
+        )
+    return f"original weights and cut-offs (v{source.version}) published back"
+
+
+def load_during_regrade(
+    port: int, users: dict[str, User], work: list[Target], args: argparse.Namespace, by: User
+) -> tuple[LoadRun, str]:
+    change = publish_scorecard_change(by)
+    stop = threading.Event()
+    log = Path(tempfile.gettempdir()) / f"bench_pages_regrade_{port}.log"
+    with log.open("w") as out:
+        child = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-c", REGRADE_CHILD], env=os.environ.copy(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+        )
+    started = time.monotonic()
+
+    def watch() -> None:
+        child.wait()
+        stop.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    run = load(port, users, work, args, "during a re-grade", stop)
+    if child.poll() is None:
+        run.ended = f"--seconds ({args.seconds} s) ran out; the re-grade was still running and was stopped"
+        child.terminate()
+        child.wait()
+    else:
+        run.ended = f"the re-grade ended after {time.monotonic() - started:.1f} s (exit {child.returncode})"
+    return run, f"{change}; re-grade in a separate process, log {log}"
 
 
 # --- EXPLAIN --------------------------------------------------------------------------------------
@@ -334,8 +609,9 @@ def explain(results: list[Result], users: dict[str, User], top: int = 3) -> None
     """Render each measured page in-process, count its queries, and EXPLAIN the slowest ones
     of the pages that missed their target."""
     print("\n## Queries per page (in-process render)\n")
+    counts: dict[tuple[str, str], int] = {}
     for result in results:
-        if result.failure:
+        if result.failure or not result.path:
             continue
         client = Client(HTTP_HOST="127.0.0.1")
         client.force_login(users[result.user])
@@ -344,6 +620,7 @@ def explain(results: list[Result], users: dict[str, User], top: int = 3) -> None
             started = time.perf_counter()
             response = client.get(result.path)
             seconds = time.perf_counter() - started
+        counts[result.page, result.user] = len(captured)
         sql_ms = sum(float(q["time"]) for q in captured.captured_queries) * 1000
         print(
             f"- {result.page} / {result.user}: HTTP {response.status_code}, {len(captured)} queries, "
@@ -360,6 +637,12 @@ def explain(results: list[Result], users: dict[str, User], top: int = 3) -> None
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + query["sql"])
                 plan = "\n".join(row[0] for row in cursor.fetchall())
             print(f"```\n{plan}\n```")
+    print("\nQueries, first page against deep page:\n")
+    for deep, first in DEEP.items():
+        for user in users:
+            if (deep, user) in counts and (first, user) in counts:
+                a, b = counts[first, user], counts[deep, user]
+                print(f"- {first} / {user}: {a} first, {b} deep — " + ("constant" if a == b else "DIFFERS"))
 
 
 # --- report ---------------------------------------------------------------------------------------
@@ -375,73 +658,206 @@ def report(results: list[Result]) -> None:
             print(f"| {page} | {r.user} | {r.median:.0f} | {r.p95:.0f} | < {TARGET_MS[r.page]} ms | {verdict} |")
 
 
-def main(argv: list[str] | None = None) -> int:
+def report_load(run: LoadRun, pages: list[str]) -> bool:
+    """The run's totals and per-page table; whether it met the load targets."""
+    times = run.times()
+    p95 = percentile(times, 0.95) if times else math.inf
+    met = run.rps >= LOAD_TARGET_RPS and p95 < LOAD_TARGET_P95_MS and not run.errors
+    print(
+        f"\n### {run.label}: {len(run.samples):,} requests in {run.seconds:.1f} s = **{run.rps:.1f} req/s**, "
+        f"{len(run.errors)} errors, p95 {p95:.0f} ms "
+        f"(targets ≥ {LOAD_TARGET_RPS} req/s, p95 < {LOAD_TARGET_P95_MS} ms, no errors: "
+        f"{'met' if met else 'NOT MET'}); client CPU {run.client_cpu:.0%} of one core"
+    )
+    if run.ended:
+        print(f"\nended: {run.ended}")
+    print("\n| page | requests | errors | p50 ms | p95 ms | p99 ms |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for page in [*pages, None]:
+        t = run.times(page)
+        errors = sum(1 for s in run.errors if page is None or s.page == page)
+        name = page or "**all**"
+        if not t:
+            print(f"| {name} | 0 | {errors} | – | – | – |")
+            continue
+        p50, p95_, p99 = (percentile(t, q) for q in (0.50, 0.95, 0.99))
+        print(f"| {name} | {len(t) + errors:,} | {errors} | {p50:.0f} | {p95_:.0f} | {p99:.0f} |")
+    first_errors: dict[str, str] = {}
+    for s in run.errors:
+        first_errors.setdefault(f"{s.page} / {s.user}", s.error)
+    for where, error in first_errors.items():
+        print(f"- error, {where}: {error}")
+    return met
+
+
+def report_growth(plain: LoadRun, during: LoadRun, pages: list[str]) -> bool:
+    print(f"\n### p95 while the re-grade runs (target: at most {LOAD_TARGET_GROWTH:.0%} higher)\n")
+    print("| page | p95 ms, plain | p95 ms, during re-grade | growth |")
+    print("|---|---:|---:|---:|")
+    met = True
+    for page in [*pages, None]:
+        a, b = plain.times(page), during.times(page)
+        if not a or not b:
+            continue
+        before, after = percentile(a, 0.95), percentile(b, 0.95)
+        growth = after / before - 1
+        if page is None:
+            met = growth <= LOAD_TARGET_GROWTH
+        print(f"| {page or '**all**'} | {before:.0f} | {after:.0f} | {growth:+.0%} |")
+    print(
+        f"\nrequests/s: {plain.rps:.1f} plain, {during.rps:.1f} during the re-grade; "
+        f"growth {'met' if met else 'NOT MET'}"
+    )
+    return met
+
+
+# --- main -----------------------------------------------------------------------------------------
+def names(text: str, known: dict[str, str] | list[str], what: str) -> list[str]:
+    """Comma-separated names; hyphens and underscores stand for spaces."""
+    chosen = [n.strip().replace("-", " ").replace("_", " ") for n in text.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown {what}: {', '.join(unknown)} (known: {', '.join(known)})")
+    return chosen
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000, help="customers (default 1,000,000)")
-    parser.add_argument("--deals", type=int, default=2_000_000, help="deals (default 2,000,000)")
+    parser.add_argument("--deals", type=int, default=2_000_000, help="pipeline deals (default 2,000,000)")
+    parser.add_argument("--facilities", type=int, default=500_000, help="facilities (default 500,000)")
     parser.add_argument("--reuse", action="store_true", help="skip seeding if data of this size is there")
     parser.add_argument("--requests", type=int, default=50, help="timed requests per page and user (default 50)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests first (default 5)")
-    parser.add_argument("--depth", type=int, default=200, help="older-links followed to the deep page (200)")
+    parser.add_argument("--depth", type=int, default=200, help="next-links followed to a deep page (200)")
+    parser.add_argument("--only", default="", help="pages, comma-separated: " + ", ".join(PAGES))
+    parser.add_argument("--roles", default="", help="users, comma-separated: " + ", ".join(ROLES))
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
-    parser.add_argument("--no-rollup", action="store_true", help="skip rollup_rebuild() (with --reuse)")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers (2 × CPUs + 1)")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker; > 1: gthread (default 1: sync)")
+    parser.add_argument("--no-rollup", action="store_true", help="skip the rollup rebuilds (with --reuse)")
     parser.add_argument("--explain", action="store_true", help="query counts; EXPLAIN pages over target")
+    parser.add_argument("--clients", type=int, default=0, help="load mode: this many concurrent clients")
+    parser.add_argument("--seconds", type=float, default=30, help="load mode: seconds of load (default 30)")
+    parser.add_argument("--load-warmup", type=float, default=5, help="load mode: untimed seconds first (5)")
+    parser.add_argument("--during-regrade", action="store_true", help="load mode: again while a re-grade runs")
     args = parser.parse_args(argv)
     if connection.vendor != "postgresql":
         parser.error("PostgreSQL only: point DATABASE_URL at a PostgreSQL database named *bench*")
     if "bench" not in base.database_name():
         parser.error(f"refusing to wipe {base.database_name()!r}: point DATABASE_URL at a database named *bench*")
+    if args.during_regrade and not args.clients:
+        parser.error("--during-regrade needs --clients")
+    args.pages = names(args.only, list(PAGES), "page") if args.only else list(PAGES)
+    args.role_keys = names(args.roles, ROLES, "role") if args.roles else list(ROLES)
+    return args
 
-    timings = Timings()
+
+def prepare(args: argparse.Namespace, timings: seed.Timings) -> seed.Staff:
     print(f"database {base.database_name()}")
     base.ensure_database()
     with timings.step("migrate"):
         call_command("migrate", verbosity=0)
     staff = seed.staff()
-    if args.reuse and seeded(args.customers, args.deals, staff):
+    if args.reuse and seeded(args.customers, args.deals, args.facilities, staff):
         print("  --reuse: data of this size is there, seeding skipped")
         # A migration since the last run may have rewritten rows: same starting point as a seed.
         with timings.step("VACUUM ANALYZE, CHECKPOINT"):
             seed.vacuum_analyze()
+        if not args.no_rollup:
+            rollups(timings)
     else:
-        seed_all(args.customers, args.deals, staff, timings)
-    if not args.no_rollup:
-        print("  " + rollup(timings), flush=True)
+        seed.portfolio(
+            n_customers=args.customers, n_deals=args.deals, n_facilities=args.facilities, staff=staff, timings=timings
+        )
+        evaluate(timings)
+        rollups(timings)
+        with timings.step("VACUUM ANALYZE, CHECKPOINT"):
+            seed.vacuum_analyze()
+    return staff
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    timings = seed.Timings()
+    staff = prepare(args, timings)
     rm, manager = typical_users(staff)
-    users = {"RM": rm, "team manager": manager}
-    print(f"\nrows: {Customer.objects.count():,} customers, {Deal.objects.count():,} deals, ", end="")
-    print(f"{StageMove.objects.count():,} stage moves")
+    everyone = {"RM": rm, "team manager": manager, "risk officer": staff.risk_officer, "admin": staff.admin}
+    users = {ROLES[k]: everyone[ROLES[k]] for k in args.role_keys}
+    print(
+        f"\nrows: {Customer.objects.count():,} customers, {Deal.objects.count():,} deals "
+        f"({pipeline_deals():,} pipeline), {StageMove.objects.count():,} stage moves, "
+        f"{Facility.objects.count():,} facilities, {Alert.objects.count():,} alerts"
+    )
     for label, user in users.items():
         customers = Customer.objects.visible_to(user).count()
         deals = Deal.objects.visible_to(user)
         print(
             f"{label} {user.username}: sees {customers:,} customers, {deals.count():,} deals "
-            f"({deals.open().count():,} open)"
+            f"({deals.open().count():,} open), {alerts_for(user).count():,} alerts"
         )
 
     port = args.port or free_port()
     log = Path(tempfile.gettempdir()) / f"bench_pages_gunicorn_{port}.log"
-    print(f"\ngunicorn on 127.0.0.1:{port} (2 sync workers, DEBUG off), log {log}", flush=True)
+    server = server_label(args.workers, args.threads)
+    print(f"\ngunicorn on 127.0.0.1:{port} ({server}), log {log}", flush=True)
+    load_before = load_average()
     results: list[Result] = []
-    load_before = os.getloadavg()[0]
-    with gunicorn(port, log):
+    runs: list[LoadRun] = []
+    regrade_note = ""
+    with gunicorn(port, log, workers=args.workers, threads=args.threads):
+        work: list[Target] = []
         for label, user in users.items():
-            results += measure_user(port, label, user, args)
-    load_after = os.getloadavg()[0]
-    print(f"\n## Seeding and rebuild ({args.customers:,} customers, {args.deals:,} deals)\n")
+            browser = Browser(port, session_for(user))
+            targets = targets_for(browser, label, user, args.pages, args.depth)
+            if not args.clients:
+                results += measure_targets(browser, targets, args)
+                continue
+            results += [Result(t.page, t.user, t.path, failure=t.failure, note=t.note) for t in targets if t.failure]
+            work += [t for t in targets if not t.failure]
+        if args.clients and work:
+            print(f"load: {args.clients} clients, {len(work)} (user, page) pairs", flush=True)
+            # Each worker imports the app and compiles templates on its first requests.
+            print(f"  warm-up, {args.load_warmup:g} s …", flush=True)
+            load(port, users, work, args, "warm-up", threading.Event(), seconds=args.load_warmup)
+            print(f"  load, {args.seconds:g} s …", flush=True)
+            runs.append(load(port, users, work, args, "load", threading.Event()))
+            if args.during_regrade:
+                print("  load again while a re-grade runs …", flush=True)
+                run, regrade_note = load_during_regrade(port, users, work, args, by=staff.admin)
+                runs.append(run)
+    load_after = load_average()
+
+    print(
+        f"\n## Seeding and rebuilds ({args.customers:,} customers, {args.deals:,} deals, "
+        f"{args.facilities:,} facilities)\n"
+    )
     for name, seconds in timings.steps.items():
         print(f"- {name}: {seconds:.1f} s")
-    print(f"\n## Response times ({args.requests} requests after {args.warmup} warm-up, one client)\n")
-    print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after, on {os.cpu_count()} CPUs")
-    report(results)
+    print(f"\nmachine: {machine_facts()}; gunicorn {server}")
+    print(f"load average (1/5/15 min): {load_before} before, {load_after} after")
+    if not args.clients:
+        print(f"\n## Response times ({args.requests} requests after {args.warmup} warm-up, one client)")
+        report(results)
+    else:
+        print(f"\n## Under load ({args.clients} clients, {args.seconds:g} s, every listed page and user)")
+        if regrade_note:
+            print(f"\nre-grade: {regrade_note}")
+        for run in runs:
+            report_load(run, args.pages)
+        if len(runs) == 2:
+            report_growth(runs[0], runs[1], args.pages)
+        if results:
+            print("\nPages left out (not found):")
+            report(results)
     if args.explain:
-        explain(results, users)
+        explain(results if not args.clients else [Result(t.page, t.user, t.path) for t in work], users)
     failed = [r for r in results if r.failure]
     if failed:
         print(f"\n{len(failed)} page(s) FAILED (not measured): " + "; ".join(f"{r.page}/{r.user}" for r in failed))
         print(f"gunicorn log: {log}")
-    return 1 if failed else 0
+    errors = sum(len(run.errors) for run in runs)
+    return 1 if failed or errors else 0
 
 
 if __name__ == "__main__":

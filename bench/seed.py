@@ -1,5 +1,6 @@
-"""Bench data for the funnel pages: teams and users, customers spread over their RMs, deals and
-each deal's stage moves. Used by bench/pages.py; PostgreSQL only.
+"""Bench data: teams and users, customers spread over their RMs, deals and each deal's stage
+moves, and a monitored loan book — facilities with installments and repayments. Used by
+bench/pages.py and bench/alerts.py; PostgreSQL only.
 
 Customers come from bench/regrade.py's generator and COPY (unchanged; only the owner, team and
 creation date of each row are replaced on the way). Deals and moves are made inside PostgreSQL
@@ -7,14 +8,22 @@ by set-based SQL from ``generate_series``: one temporary plan row per deal (its 
 funnel and the days it spent in each stage), then one INSERT … SELECT for the deals and one for
 the moves, so the timeline, ``max_rank``, ``screened_at``, ``closed_at`` and
 ``days_in_from_stage`` all agree with what funnel.services would have written.
+
+The loan book (``facilities()``) is set-based too: a funded deal for every facility beyond those
+the pipeline funded, one facility per funded deal, twelve monthly installments each, repayments
+for those already due (most on time, 5 % late, 3 % of facilities stopped paying).
+``monitored()`` first makes the customers look like a portfolio under monitoring, and
+``deteriorate()`` afterwards gives 2 % of them a worse credit report, so that an alert evaluation
+has something realistic to find. ``portfolio()`` runs the whole sequence.
 """
 
 import random
 import time
 from bisect import bisect_right
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from itertools import accumulate
 
 from django.contrib.auth.hashers import make_password
@@ -22,11 +31,13 @@ from django.contrib.auth.models import Group
 from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
+from django.utils import timezone
 
 from bench import regrade as base
 from crm.models import Team, User
 from crm.roles import Role
-from customers.models import Customer, Grade
+from customers.models import Customer, Grade, GradeReason
+from customers.regrade import regrade
 from funnel.models import (
     OPEN_STAGES,
     RANK,
@@ -39,6 +50,7 @@ from funnel.models import (
     StageMove,
     StageSetting,
 )
+from risk.models import Alert, AlertCondition, AlertEvent, Facility, Repayment, RepaymentInstallment, RiskMonth
 
 PREFIX = "bench-pages"  # team and user names carry it, so a re-run finds them
 PASSWORD = "bench-pages-password"  # noqa: S105 (a bench database's users, to look around by hand)
@@ -56,15 +68,38 @@ HISTORY_DAYS = 3 * 365  # closed deals were created over the last three years
 AMOUNT_MIN, AMOUNT_MAX = 5_000_000, 2_000_000_000  # CNY, log-uniform
 
 
+ALERT_TABLES = [m._meta.db_table for m in (Alert, AlertCondition, AlertEvent)]
+RISK_TABLES = [m._meta.db_table for m in (Facility, RepaymentInstallment, Repayment, RiskMonth)] + ALERT_TABLES
+
+
+@dataclass
+class Timings:
+    """Named steps and their seconds, printed as they finish."""
+
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        print(f"  {name} …", end="", flush=True)
+        started = time.perf_counter()
+        yield
+        self.steps[name] = time.perf_counter() - started
+        print(f" {self.steps[name]:.1f} s", flush=True)
+
+
 @dataclass
 class Staff:
     rms: list[User]
     managers: dict[int, User]  # team id -> its team manager
+    risk_officer: User
+    admin: User
 
 
 # --- users --------------------------------------------------------------------------------------
 def staff() -> Staff:
-    """20 teams of 10 RMs and one team manager each (created once, found again on later runs)."""
+    """20 teams of 10 RMs and one team manager each, a risk officer and an admin (no team; the
+    admin is a superuser in the Admin group, as seed_demo makes one). Created once, found again
+    on later runs."""
     rm_group = Group.objects.get(name=Role.RELATIONSHIP_MANAGER.value)
     tm_group = Group.objects.get(name=Role.TEAM_MANAGER.value)
     password = make_password(PASSWORD)  # hashed once: 220 PBKDF2 rounds would take a minute
@@ -77,11 +112,14 @@ def staff() -> Staff:
             managers[team.pk] = manager
             for r in range(1, RMS_PER_TEAM + 1):
                 rms.append(_user(f"{PREFIX}-rm-{t:02d}-{r:02d}", team, rm_group, password))
-    return Staff(rms=rms, managers=managers)
+        risk_officer = _user(f"{PREFIX}-risk", None, Group.objects.get(name=Role.RISK_OFFICER.value), password)
+        admin = _user(f"{PREFIX}-admin", None, Group.objects.get(name=Role.ADMIN.value), password, superuser=True)
+    return Staff(rms=rms, managers=managers, risk_officer=risk_officer, admin=admin)
 
 
-def _user(username: str, team: Team, group: Group, password: str) -> User:
-    user, created = User.objects.get_or_create(username=username, defaults={"team": team, "password": password})
+def _user(username: str, team: Team | None, group: Group, password: str, *, superuser: bool = False) -> User:
+    defaults = {"team": team, "password": password, "is_superuser": superuser, "is_staff": superuser}
+    user, created = User.objects.get_or_create(username=username, defaults=defaults)
     if created:
         user.groups.add(group)
     return user
@@ -89,9 +127,9 @@ def _user(username: str, team: Team, group: Group, password: str) -> User:
 
 # --- wiping -------------------------------------------------------------------------------------
 def wipe() -> None:
-    """Empty customers, grades, deals, moves and the rollup (TRUNCATE … RESTART IDENTITY CASCADE,
-    which also empties whatever else hangs off customers and deals)."""
-    tables = [m._meta.db_table for m in (Customer, Grade, Deal, StageMove, FunnelRollup, RollupRun)]
+    """Empty customers, grades, deals, moves, the rollup and the risk tables (TRUNCATE …
+    RESTART IDENTITY CASCADE, which also empties whatever else hangs off customers and deals)."""
+    tables = [m._meta.db_table for m in (Customer, Grade, Deal, StageMove, FunnelRollup, RollupRun)] + RISK_TABLES
     connection.ops.execute_sql_flush(
         connection.ops.sql_flush(no_style(), tables, reset_sequences=True, allow_cascade=True)
     )
@@ -279,10 +317,192 @@ def deals(n: int, *, now: datetime) -> tuple[float, float]:
     return dealt - started, moved - dealt
 
 
+# --- the loan book -------------------------------------------------------------------------------
+# Extra funded deals, one per facility beyond those the pipeline funded; then the facilities.
+FUNDED_DEALS_SQL = """
+INSERT INTO {deal} (code, customer_id, title, project_type, amount, purpose, owner_id, team_id, expected_close,
+                    stage, probability, spread_bps, collateral_coverage, proposed_limit, lost_reason,
+                    stage_entered_at, max_rank, screened_at, closed_at, stale_since, created_by_id,
+                    created_at, updated_at)
+SELECT gen_random_uuid(), c.id, 'Funded project ' || g.i, 'other', a.amount, '', c.owner_id, c.team_id,
+       (a.funded_at)::date, 'funded', 100, 300, 1.2, a.amount, '',
+       a.funded_at, %(funded_rank)s, a.funded_at - interval '20 days', a.funded_at, NULL, c.owner_id,
+       a.funded_at - interval '90 days', a.funded_at
+FROM generate_series(1, %(extra)s) AS g(i)
+CROSS JOIN LATERAL (
+    SELECT %(first_customer)s + ((g.i::bigint * 7919) %% %(customers)s) AS customer_id,
+           round((5000000 * exp(random() * ln(400)))::numeric, -4) AS amount,
+           %(now)s - (random() * 540 + 30) * interval '1 day' AS funded_at
+) a
+JOIN {customer} c ON c.id = a.customer_id
+"""
+
+# One facility per funded deal, the most recently funded first, at most N of them: drawn within
+# the customer's credit limit, except 1 % above it.
+FACILITIES_SQL = """
+INSERT INTO {facility} (code, customer_id, deal_id, granted_limit, "limit", drawn, outstanding, start_date,
+                        maturity_date, created_by_id, created_at)
+SELECT gen_random_uuid(), d.customer_id, d.id, f.drawn, f.drawn, f.drawn, f.drawn, f.start,
+       f.start + interval '12 months', d.owner_id, d.closed_at
+FROM {deal} d JOIN {customer} c ON c.id = d.customer_id
+CROSS JOIN LATERAL (
+    SELECT (d.closed_at AT TIME ZONE 'Asia/Shanghai')::date AS start,
+           CASE WHEN d.id %% 100 = 0 THEN round(coalesce(nullif(c.credit_limit, 0), d.amount) * 1.1, 2)
+                ELSE least(d.amount, coalesce(nullif(c.credit_limit, 0), d.amount)) END AS drawn
+) f
+WHERE d.stage = 'funded' AND f.drawn > 0
+ORDER BY d.closed_at DESC, d.id
+LIMIT %(facilities)s
+"""
+
+# Twelve monthly installments: equal principal, interest at 5 % a year on what is left.
+INSTALLMENTS_SQL = """
+INSERT INTO {installment} (facility_id, due_date, principal, interest)
+SELECT f.id, (f.start_date + k * interval '1 month')::date, round(f.drawn / 12, 2),
+       round(f.drawn * (13 - k) / 12 * 0.05 / 12, 2)
+FROM {facility} f, generate_series(1, 12) AS k
+"""
+
+# Repayments for installments already due: on time, 5 % of facilities 10-40 days late, and 3 %
+# stopped paying 1-3 installments ago (their later installments are overdue).
+REPAYMENTS_SQL = """
+INSERT INTO {repayment} (facility_id, received_on, amount, reference, entered_by_id, entered_at)
+SELECT i.facility_id, r.received_on, i.principal + i.interest, 'BENCH-' || i.id, f.created_by_id, %(now)s
+FROM {installment} i JOIN {facility} f ON f.id = i.facility_id
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN f.id %% 20 = 1 THEN i.due_date + (10 + f.id %% 31)::integer ELSE i.due_date END AS received_on
+) r
+WHERE r.received_on <= %(today)s
+  AND NOT (f.id %% 33 = 2 AND i.due_date > %(today)s - (30 * (1 + f.id %% 3))::integer)
+"""
+
+# Principal repaid: the installments the repayments above paid (the same condition).
+OUTSTANDING_SQL = """
+UPDATE {facility} f SET outstanding = greatest(f.drawn - p.principal_paid, 0)
+FROM (
+    SELECT i.facility_id, sum(i.principal) AS principal_paid
+    FROM {installment} i JOIN {facility} f ON f.id = i.facility_id
+    WHERE CASE WHEN f.id %% 20 = 1 THEN i.due_date + (10 + f.id %% 31)::integer ELSE i.due_date END <= %(today)s
+      AND NOT (f.id %% 33 = 2 AND i.due_date > %(today)s - (30 * (1 + f.id %% 3))::integer)
+    GROUP BY i.facility_id
+) p
+WHERE p.facility_id = f.id
+"""
+
+# bench/regrade.py's customers spread over every grade and data age on purpose (to exercise the
+# scorecard); a portfolio under monitoring is mostly reviewed and reported on time. Here 97 % were
+# reviewed in the last two months and have a credit report and a statement within a year, and
+# leverage is that of firms the lender chose to fund; 3 % are behind on each.
+MONITORED_SQL = """
+UPDATE {customer} SET
+    debt_ratio = round(debt_ratio * 0.75, 4),
+    last_review_date = CASE WHEN id %% 33 = 5 THEN %(today)s - 400 ELSE %(today)s - (id %% 60)::integer END,
+    credit_report_date = CASE WHEN id %% 33 = 6 THEN %(today)s - 420 ELSE %(today)s - (id * 7 %% 300)::integer END,
+    statement_date = CASE WHEN id %% 33 = 7 THEN %(today)s - 480 ELSE %(today)s - (id * 11 %% 330)::integer END
+"""
+
+# 2 % of customers get a worse credit report and a higher debt ratio (then re-graded).
+DETERIORATE_SQL = """
+UPDATE {customer} SET
+    previous_bureau_rating = bureau_rating,
+    bureau_rating = CASE bureau_rating WHEN 'AAA' THEN 'A' WHEN 'AA' THEN 'BBB' WHEN 'A' THEN 'BB'
+                                       WHEN 'BBB' THEN 'B' ELSE 'CCC' END,
+    debt_ratio = least(coalesce(debt_ratio, 0.5) + 0.3, 0.98)
+WHERE id %% 50 = 7 AND bureau_rating <> ''
+RETURNING id
+"""
+
+
+def tables() -> dict[str, str]:
+    return {
+        "deal": Deal._meta.db_table,
+        "customer": Customer._meta.db_table,
+        "facility": Facility._meta.db_table,
+        "installment": RepaymentInstallment._meta.db_table,
+        "repayment": Repayment._meta.db_table,
+    }
+
+
+def monitored(*, today: date) -> None:
+    """Customers made to look like a monitored portfolio (MONITORED_SQL); before grading."""
+    with connection.cursor() as cursor:
+        cursor.execute(MONITORED_SQL.format(**tables()), {"today": today})
+
+
+def facilities(n: int, *, now: datetime, timings: Timings) -> None:
+    """N facilities from funded deals (funding more deals where the pipeline funded fewer than
+    N), twelve installments each, the repayments already due and each facility's outstanding."""
+    today = timezone.localdate(now)
+    t = tables()
+    funded = Deal.objects.filter(stage=Stage.FUNDED).count()
+    extra = max(0, n - funded)
+    ids = Customer.objects.aggregate(first=Min("id"), count=Count("id"))
+    params = {
+        "extra": extra,
+        "funded_rank": RANK[Stage.FUNDED],
+        "first_customer": ids["first"],
+        "customers": ids["count"],
+        "facilities": n,
+    }
+    with (
+        timings.step(f"funded deals ({extra:,} more) and facilities ({n:,})"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(FUNDED_DEALS_SQL.format(**t), {**params, "now": now})
+        cursor.execute(FACILITIES_SQL.format(**t), params)
+    with timings.step("installments (12 per facility)"), connection.cursor() as cursor:
+        cursor.execute(INSTALLMENTS_SQL.format(**t))
+    with timings.step("repayments and outstanding"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute(REPAYMENTS_SQL.format(**t), {"now": now, "today": today})
+        cursor.execute(OUTSTANDING_SQL.format(**t), {"today": today})
+
+
+def deteriorate() -> int:
+    """2 % of customers get a worse credit report and a higher debt ratio and are re-graded
+    (downgrades, score drops, bureau downgrades for the alert rules). Returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(DETERIORATE_SQL.format(**tables()), {})
+        ids = [row[0] for row in cursor.fetchall()]
+    regrade(reason=GradeReason.DATA_CHANGED, ids=ids)
+    return len(ids)
+
+
+def portfolio(*, n_customers: int, n_deals: int, n_facilities: int, staff: Staff, timings: Timings) -> None:
+    """The whole bench data set, from empty tables: N customers as a monitored portfolio, graded;
+    a pipeline of M deals with their moves; the loan book; 2 % of customers deteriorated and
+    re-graded; stale deals flagged; VACUUM ANALYZE. No alerts yet (the caller evaluates)."""
+    from funnel import services as funnel_services
+
+    now = timezone.now()
+    with timings.step("wipe"):
+        wipe()
+    with timings.step(f"customers ({n_customers:,}, COPY)"):
+        customers(n_customers, rms=staff.rms, now=now)
+    with timings.step("customers as a monitored portfolio"):
+        monitored(today=timezone.localdate(now))
+    with timings.step("grade customers (customers.regrade)"):
+        regrade(reason=GradeReason.SCHEDULED)
+    print(f"  pipeline deals ({n_deals:,}) and stage moves, set-based …", flush=True)
+    dealt, moved = deals(n_deals, now=now)
+    timings.steps[f"pipeline deals ({n_deals:,}, INSERT … SELECT)"] = dealt
+    timings.steps["stage moves (INSERT … SELECT)"] = moved
+    print(f"    deals {dealt:.1f} s, moves {moved:.1f} s", flush=True)
+    facilities(n_facilities, now=now, timings=timings)
+    with timings.step("2 % of customers deteriorate and are re-graded"):
+        deteriorate()
+    with timings.step("stale deals flagged (funnel.services.deals_flag_stale)"):
+        funnel_services.deals_flag_stale()
+    with timings.step("VACUUM ANALYZE, CHECKPOINT"):
+        vacuum_analyze()
+
+
 def vacuum_analyze() -> None:
     """What autovacuum would reach eventually: no dead rows from grading, visibility maps set
     (index-only scans), fresh statistics; then a checkpoint so the measurement writes no backlog."""
-    tables = [m._meta.db_table for m in (Customer, Grade, Deal, StageMove, User)]
+    tables = [m._meta.db_table for m in (Customer, Grade, Deal, StageMove, User)] + RISK_TABLES
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
         cursor.execute("CHECKPOINT")
