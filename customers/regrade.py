@@ -188,9 +188,9 @@ def regrade_batch(
         FROM ({rows}) e
         WHERE c.id = e.id AND {selection("c")} AND ({anything_changed})
     """
+    columns = "customer_id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, reason, created_at"
     history = f"""
-        INSERT INTO {GRADE_TABLE}
-            (customer_id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, reason, created_at)
+        INSERT INTO {GRADE_TABLE} ({columns})
         SELECT id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, %(reason)s, graded_at
         FROM {TABLE} h WHERE {selection("h")} AND h.graded_at = {stamp}
     """
@@ -200,12 +200,30 @@ def regrade_batch(
             # threshold, so PostgreSQL compiled them afresh for every batch: seconds per batch,
             # more than the compiled code saved. SET LOCAL ends with the transaction.
             cursor.execute("SET LOCAL jit = off")
-        cursor.execute(update, p)
-        written = cursor.rowcount
-        grades = 0
-        if written:
-            cursor.execute(history, {**p, "reason": reason})
-            grades = cursor.rowcount
+            # One statement: the history comes from the rows the UPDATE returns, rather than
+            # from reading the batch's customers a third time (a fifth of a re-grade's time).
+            cursor.execute(
+                f"""
+                WITH changed AS ({update} RETURNING c.id, c.tier, c.computed_tier, c.previous_tier, c.score,
+                                                    c.breakdown, c.scorecard_id, c.graded_at),
+                history AS (
+                    INSERT INTO {GRADE_TABLE} ({columns})
+                    SELECT id, tier, computed_tier, previous_tier, score, breakdown, scorecard_id, %(reason)s,
+                           graded_at
+                    FROM changed WHERE graded_at = {stamp} RETURNING 1
+                )
+                SELECT (SELECT COUNT(*) FROM changed), (SELECT COUNT(*) FROM history)
+                """,
+                {**p, "reason": reason},
+            )
+            written, grades = cursor.fetchone()
+        else:
+            cursor.execute(update, p)
+            written = cursor.rowcount
+            grades = 0
+            if written:
+                cursor.execute(history, {**p, "reason": reason})
+                grades = cursor.rowcount
     return RegradeResult(written=written, grades=grades)
 
 
