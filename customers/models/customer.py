@@ -137,8 +137,11 @@ class Customer(models.Model):
     # The score before the latest grade change, like previous_tier (the score-drop alert rule).
     previous_score = models.DecimalField(_("previous score"), max_digits=6, decimal_places=2, null=True, blank=True)
     breakdown = models.JSONField(_("points per criterion"), null=True, blank=True)
+    # No index: a scorecard publication changes it on every row, and an indexed column changed
+    # makes PostgreSQL write a new entry in every index of the table (no HOT update). Only
+    # deleting a scorecard looks customers up by it.
     scorecard = models.ForeignKey(
-        "customers.Scorecard", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "customers.Scorecard", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     graded_at = models.DateTimeField(_("graded at"), null=True, blank=True)
     override_tier = models.CharField(_("override tier"), max_length=10, choices=Tier.choices, blank=True)
@@ -191,6 +194,8 @@ class Customer(models.Model):
                 condition=Q(watch_review_by__isnull=False),
                 name="customer_owner_watch",
             ),
+            # Who is on the watch list, by id range: where the hourly refresh starts each batch.
+            models.Index(fields=["id"], condition=Q(watch_review_by__isnull=False), name="customer_on_watch"),
         ]
 
     def __str__(self) -> str:

@@ -165,7 +165,8 @@ class Grade(models.Model):
     """Append-only: one row each time a customer's grade changed. Written in bulk by the
     re-grade statement (customers.regrade), never edited."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="grades")
+    # No index of its own: (customer, -created_at) below leads with it.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="grades", db_index=False)
     tier = models.CharField(_("tier"), max_length=10, choices=Tier.choices)
     computed_tier = models.CharField(_("computed tier"), max_length=10, choices=Tier.choices)
     previous_tier = models.CharField(_("previous tier"), max_length=10, choices=Tier.choices, blank=True)
