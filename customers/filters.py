@@ -1,11 +1,22 @@
 import django_filters
 from django import forms
-from django.db.models import Case, When
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import User
 from crm.scope import Scope
 from customers.models import Customer, CustomerStatus, Industry, Tier
+
+# Each sort choice as a keyset order (crm.keyset): total (the id last), in the directions of the
+# indexes that serve it (customers.models.Customer.Meta.indexes).
+SORTS: dict[str, tuple[str, ...]] = {
+    "": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "-capital": ("-registered_capital", "-id"),
+    "capital": ("registered_capital", "id"),
+    # Tiers sort by rank (AA, A, B, Unrated), not alphabetically.
+    "tier": ("tier_rank", "name", "id"),
+    "-created": ("-created_at", "-id"),
+}
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -51,17 +62,16 @@ class CustomerFilter(django_filters.FilterSet):
             self.filters["owner"].queryset = scope.owners()
 
     def sort_by(self, queryset, name, value):
-        # Tiers sort by rank (AA, A, B, Unrated), not alphabetically; the id breaks ties so that
-        # pages never repeat or skip a row.
-        tier_rank = Case(*(When(tier=t, then=i) for i, t in enumerate(Tier.values)))
-        orderings = {
-            "-name": ["-name", "-id"],
-            "-capital": ["-registered_capital", "id"],
-            "capital": ["registered_capital", "id"],
-            "tier": [tier_rank, "name", "id"],
-            "-created": ["-created_at", "-id"],
-        }
-        return queryset.order_by(*orderings[value])
+        if value == "tier":
+            queryset = queryset.with_tier_rank()
+        return queryset.order_by(*SORTS[value])
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """The chosen sort's order; name A–Z when none (or an unknown one) was chosen. Read it
+        after ``qs``, which validates the form."""
+        data = getattr(self.form, "cleaned_data", None) or {}
+        return SORTS.get(data.get("sort") or "", SORTS[""])
 
     def filter_search(self, queryset, name, value):
         return queryset.search(value)

@@ -10,13 +10,13 @@ from decimal import Decimal
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from crm import keyset
 from crm.models import Team, User
 from crm.scope import Scope
 from customers.access import customers_for
@@ -28,6 +28,7 @@ from customers.selectors.overview import NOT_GRADED, quality_counts, tier_summar
 
 PAGE_SIZE = 50
 DEFAULT_PERIOD_DAYS = 90
+ORDER = ("name", "id")  # the data-quality list: served by (owner, name), (team, name), (name, id)
 
 
 class DayField(forms.DateField):
@@ -132,34 +133,27 @@ class DataQualityFilter(django_filters.FilterSet):
 
 @require_GET
 def data_quality(request: HttpRequest) -> HttpResponse:
-    """Customers needing attention, with what is missing or stale for each. The query count does
-    not depend on the rows: the details are computed in Python from the customer row itself."""
+    """Customers needing attention, with what is missing or stale for each, on keyset pages by
+    name (crm.keyset: no OFFSET, capped counts). The query count depends neither on the rows nor
+    on the page: the details are computed in Python from the customer row itself."""
     visible = customers_for(request.user)
     filterset = DataQualityFilter(request.GET or None, queryset=visible, request=request)
     scorecard = active_scorecard()
-    page = counts = None
-    rows = []
+    context = {"filter": filterset, "scorecard": scorecard, "rows": [], "counts": None, "page": None}
     if scorecard is not None:
         spec = scorecard.spec()
         policies = {p.tier: p for p in TierPolicy.objects.all()}
         today = timezone.localdate()
         needing = needing_attention(filterset.qs, spec=spec, policies=policies, today=today)
-        counts = quality_counts(filterset.qs, spec=spec, policies=policies, today=today)
-        page = Paginator(needing.select_related("owner", "team"), PAGE_SIZE).get_page(request.GET.get("page"))
-        rows = [
+        listing = keyset.page_context(request, needing.select_related("owner", "team"), order=ORDER, size=PAGE_SIZE)
+        context.update(listing)
+        context["counts"] = quality_counts(filterset.qs, spec=spec, policies=policies, today=today)
+        context["rows"] = [
             (customer, customer_quality(customer, spec=spec, policies=policies, today=today))
-            for customer in page.object_list
+            for customer in listing["page"].rows
         ]
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "filter": filterset,
-        "page": page,
-        "rows": rows,
-        "counts": counts,
-        "scorecard": scorecard,
-        "query": query.urlencode(),
-    }
+    else:
+        context["query"] = keyset.query_without_cursor(request)
     template = "customers/data_quality.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"
