@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0006_job_progress'),
-        ('customers', '0011_pendingupload_job'),
+        ('customers', '0012_customer_list_sort_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
