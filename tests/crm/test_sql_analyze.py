@@ -7,7 +7,9 @@ from django.db import connection
 from crm.models import Team
 from crm.sql import analyze_stale
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Committed rows: PostgreSQL counts changes only once they commit. serialized_rollback puts the
+# content types and groups back after the flush, as for every transactional test here.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def _flush_stats() -> None:

@@ -43,8 +43,10 @@ def test_the_page_publish_leads_to_shows_the_regrade_waiting_then_running_then_d
 
     run_jobs()
     page = status_of(client, published)
-    job = Job.objects.get(parent=None)
+    job = Job.objects.get(parent=None, task="customers.tasks.portfolio_regrade")
     assert job.status == JobStatus.DONE
+    # Then the statistics of the tables it rewrote (crm.sql.analyze_stale).
+    assert Job.objects.get(task="customers.tasks.grades_analyze").status == JobStatus.DONE
     assert "Re-grade finished at" in page and "1 customer changed tier." in page
     assert "1 customer re-graded." in page
     assert 'hx-trigger="every 2s"' not in page  # finished: polling stops
