@@ -11,6 +11,7 @@ NOT NULL: SQL's comparisons skip a NULL, so a row with one would fall off every 
 first; the order is checked for that."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
@@ -98,7 +99,7 @@ class _RowCompare(Expression):
     def get_source_expressions(self) -> list:
         return [*self.lhs, *self.rhs]
 
-    def set_source_expressions(self, exprs: list) -> None:
+    def set_source_expressions(self, exprs: Sequence) -> None:
         self.lhs, self.rhs = list(exprs[: len(self.lhs)]), list(exprs[len(self.lhs) :])
 
     def as_sql(self, compiler, connection):
