@@ -5,6 +5,8 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.template.defaultfilters import floatformat
 from django.utils.translation import get_language
 
+from crm.widgets import fast_select
+
 register = template.Library()
 
 
@@ -13,7 +15,7 @@ def control(field, size: str = "sm"):
     """Render a bound field with the Bootstrap class its widget needs."""
     widget = field.field.widget
     css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-    return field.as_widget(attrs={"class": f"{css} {css}-{size}" if size else css})
+    return field.as_widget(widget=fast_select(widget), attrs={"class": f"{css} {css}-{size}" if size else css})
 
 
 @register.filter
