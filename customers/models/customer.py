@@ -219,6 +219,10 @@ class Customer(models.Model):
             ),
             # Who is on the watch list, by id range: where the hourly refresh starts each batch.
             models.Index(fields=["id"], condition=Q(watch_review_by__isnull=False), name="customer_on_watch"),
+            # The firm's watch list, soonest first (the dashboard of risk officers and admins).
+            models.Index(
+                fields=["watch_review_by", "id"], condition=Q(watch_review_by__isnull=False), name="customer_watch_by"
+            ),
         ]
 
     def __str__(self) -> str:

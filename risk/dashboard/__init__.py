@@ -36,7 +36,6 @@ Each is a ratio of sums over the period, never an average of monthly ratios.
 # The KPIs' percentages are crm.numbers.percent; offered here beside the figures they format.
 from crm.numbers import percent
 from risk.dashboard.live import (
-    ACT_ON,
     ACT_SIZE,
     SEVERITIES,
     TIERS,
@@ -67,6 +66,7 @@ from risk.dashboard.report import (
     rollup_rows,
 )
 from risk.dashboard.rollup import MONTHS_KEPT, rollup_rebuild, rollup_repayment_add
+from risk.models import ACT_ON
 
 __all__ = [
     "ACT_ON",

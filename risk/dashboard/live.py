@@ -9,18 +9,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, Q, QuerySet, Sum
-from django.db.models.functions import TruncWeek
+from django.db.models import Case, Count, IntegerField, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from crm.dates import week_start
 from crm.models import Team
 from customers.choices import Tier
 from customers.models import Customer
-from risk.models import SEVERITY_RANK, UNRESOLVED, AlertSeverity, AlertStatus
+from risk.models import ACT_ON_CONDITION, ACT_ON_ORDER, UNRESOLVED, AlertSeverity, AlertStatus
 
 SEVERITIES = [AlertSeverity.CRITICAL, AlertSeverity.WARNING, AlertSeverity.INFO]  # worst first
-ACT_ON = [AlertSeverity.CRITICAL, AlertSeverity.WARNING]
 TIERS = [Tier.AA, Tier.A, Tier.B, Tier.UNRATED]
 WEEKS = 12
 LIST_SIZE = 20  # watch list and reviews overdue
@@ -73,9 +71,9 @@ def alerts_to_act_on(alerts: QuerySet, *, limit: int = ACT_SIZE) -> list:
     critical before warning, newest first within each. Open ones wait for someone to
     acknowledge them, acknowledged ones for the note that resolves them."""
     return list(
-        alerts.filter(status__in=UNRESOLVED, severity__in=ACT_ON)
+        alerts.filter(ACT_ON_CONDITION)
         .select_related("customer", "rule", "assignee", "escalated_to")
-        .order_by(F("escalated_at").desc(nulls_last=True), SEVERITY_RANK, "-opened_at", "-id")[:limit]
+        .order_by(*ACT_ON_ORDER)[:limit]  # the first rows of the alert_*act_on indexes
     )
 
 
@@ -94,8 +92,9 @@ def alert_summary(
 ) -> tuple[AlertCounts, list[WeekRow]]:
     """Unresolved alerts (open or acknowledged) per severity and status and per team, and the
     alerts opened per local (Asia/Shanghai) week, Monday to Sunday, over the last ``weeks``
-    weeks by severity — from ONE grouped query over the alert_team_status / alert_owner_status
-    index range of the user's alerts (each alert carries its customer's team and owner).
+    weeks by severity — from two grouped queries: the unresolved alerts, read from the
+    alert_*unresolved indexes alone, and those resolved within the weeks (each alert carries
+    its customer's team and owner, so a team's or an RM's alerts are one index range).
 
     The weeks are live, not from ``RiskMonth``: weeks do not fit in months, and twelve weeks of
     alerts are a bounded part of that range.
@@ -106,32 +105,38 @@ def alert_summary(
     local = timezone.get_default_timezone()
     first = week_start(today) - timedelta(weeks=weeks - 1)
     since = timezone.make_aware(datetime.combine(first, time.min), local)
-    resolved = [status for status in AlertStatus.values if status not in UNRESOLVED]
-    keys = ["severity", "status", "week"] + (["team_id"] if by_team else [])
-    grouped = (
-        alerts.filter(Q(status__in=UNRESOLVED) | Q(status__in=resolved, opened_at__gte=since))
+    # Two grouped queries. The unresolved alerts per severity and status (and team), without a
+    # week: read from the alert_*unresolved indexes alone, which carry those columns. The alerts
+    # opened in the weeks shown per severity and week, the week found by comparing with the
+    # weeks' first instants (local Mondays, 00:00): a date_trunc in local time on every row
+    # cost more than the counting itself (165 of 280 ms for 363k alerts).
+    keys = ["severity", "status"] + (["team_id"] if by_team else [])
+    unresolved = alerts.filter(status__in=UNRESOLVED).order_by().values(*keys).annotate(n=Count("pk"))
+    mondays = [first + timedelta(weeks=n) for n in range(weeks)]
+    starts = [timezone.make_aware(datetime.combine(monday, time.min), local) for monday in mondays]
+    week = Case(
+        *(When(opened_at__gte=start, then=Value(n)) for n, start in reversed(list(enumerate(starts)))),
+        output_field=IntegerField(),
+    )
+    opened = (
+        alerts.filter(opened_at__gte=since)
         .order_by()
-        # Every row gets its week (older unresolved alerts too: a few more groups, and TruncWeek's
-        # own conversion to local dates, which a CASE around it would lose).
-        .annotate(week=TruncWeek("opened_at", tzinfo=local))
-        .values(*keys)
+        .annotate(week=week)
+        .values("severity", "week")
         .annotate(n=Count("pk"))
     )
     by_severity: dict[tuple[str, str], int] = {}
     per_team: dict[int | None, dict[str, int]] = {}
-    by_week: dict[date, dict[str, int]] = {}
-    for row in grouped:
+    for row in unresolved:
         severity, n = row["severity"], row["n"]
-        if row["status"] in UNRESOLVED:
-            key = (severity, row["status"])
-            by_severity[key] = by_severity.get(key, 0) + n
-            counts = per_team.setdefault(row.get("team_id"), {})
-            counts[severity] = counts.get(severity, 0) + n
-        week = row["week"]
-        day = timezone.localtime(week, local).date() if isinstance(week, datetime) else week
-        if day >= first:
-            counts = by_week.setdefault(day, {})
-            counts[severity] = counts.get(severity, 0) + n
+        key = (severity, row["status"])
+        by_severity[key] = by_severity.get(key, 0) + n
+        counts = per_team.setdefault(row.get("team_id"), {})
+        counts[severity] = counts.get(severity, 0) + n
+    by_week: dict[date, dict[str, int]] = {}
+    for row in opened:
+        counts = by_week.setdefault(mondays[row["week"]], {})
+        counts[row["severity"]] = counts.get(row["severity"], 0) + row["n"]
     if teams is None:
         teams = Team.objects.filter(pk__in=[pk for pk in per_team if pk is not None])
     team_rows = []

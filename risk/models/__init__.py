@@ -5,6 +5,9 @@
 - ``rollup``: the dashboard's monthly figures."""
 
 from risk.models.alerts import (
+    ACT_ON,
+    ACT_ON_CONDITION,
+    ACT_ON_ORDER,
     SEVERITY_RANK,
     UNRESOLVED,
     Alert,
@@ -27,6 +30,9 @@ from risk.models.rollup import (
 )
 
 __all__ = [
+    "ACT_ON",
+    "ACT_ON_CONDITION",
+    "ACT_ON_ORDER",
     "SEVERITY_RANK",
     "UNRESOLVED",
     "Alert",

@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -49,6 +49,21 @@ SEVERITY_RANK = models.Case(
 
 # An acknowledged alert is still unresolved: it blocks a second alert for the same customer and rule.
 UNRESOLVED = [AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED]
+# The alerts someone must act on (the dashboard's list), most pressing first: escalated ones,
+# then critical before warning, newest first. One definition for the query and its indexes:
+# PostgreSQL uses an expression index only for the very same expressions and a partial one
+# only where the query's condition implies the index's.
+ACT_ON = [AlertSeverity.CRITICAL, AlertSeverity.WARNING]
+ACT_ON_CONDITION = Q(status__in=UNRESOLVED, severity__in=ACT_ON)
+ACT_ON_ORDER = (
+    # Escalated first, latest escalation first: "escalated_at DESC NULLS LAST" spelled so that
+    # SQLite accepts it in an index too.
+    models.ExpressionWrapper(Q(escalated_at__isnull=True), output_field=models.BooleanField()).asc(),
+    models.F("escalated_at").desc(),
+    SEVERITY_RANK,
+    models.F("opened_at").desc(),
+    models.F("id").desc(),
+)
 
 
 class AlertEventKind(models.TextChoices):
@@ -201,6 +216,40 @@ class Alert(models.Model):
             models.Index(fields=["customer", "status"], name="alert_customer_status"),
             models.Index(fields=["team", "status", "-opened_at"], include=["severity"], name="alert_team_status"),
             models.Index(fields=["owner", "status", "-opened_at"], include=["severity"], name="alert_owner_status"),
+            # The dashboard's "to act on" list for the firm, a team and an RM: the first rows of
+            # the index, where sorting every unresolved alert took 122 ms for a team of 56k
+            # customers and 450 ms firm-wide (363k alerts).
+            models.Index(*ACT_ON_ORDER, condition=ACT_ON_CONDITION, name="alert_act_on"),
+            # The alert list's default view, the unresolved ones newest first, for the firm, a
+            # team and an RM: a keyset page is a range of these; with status IN (two values)
+            # the status-led indexes made PostgreSQL sort all 363k unresolved alerts (312 ms).
+            # They carry severity and status, so the dashboard's counts of unresolved alerts
+            # (per severity, status, team and week) read them alone, not the alert rows.
+            models.Index(
+                F("opened_at").desc(),
+                F("id").desc(),
+                condition=Q(status__in=UNRESOLVED),
+                include=["severity", "status", "team"],
+                name="alert_unresolved",
+            ),
+            models.Index(
+                "team",
+                F("opened_at").desc(),
+                F("id").desc(),
+                condition=Q(status__in=UNRESOLVED),
+                include=["severity", "status"],
+                name="alert_team_unresolved",
+            ),
+            models.Index(
+                "owner",
+                F("opened_at").desc(),
+                F("id").desc(),
+                condition=Q(status__in=UNRESOLVED),
+                include=["severity", "status", "team"],
+                name="alert_owner_unresolved",
+            ),
+            models.Index(models.F("team"), *ACT_ON_ORDER, condition=ACT_ON_CONDITION, name="alert_team_act_on"),
+            models.Index(models.F("owner"), *ACT_ON_ORDER, condition=ACT_ON_CONDITION, name="alert_owner_act_on"),
             # The escalation job's candidates: open critical alerts not yet escalated.
             models.Index(
                 fields=["opened_at"],
