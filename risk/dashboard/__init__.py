@@ -7,12 +7,15 @@ Three halves, as funnel.analytics:
   transaction. Flows are recomputed for the last ``MONTHS_KEPT`` months by one
   ``INSERT … SELECT`` over a UNION ALL of grouped ORM querysets (installments due, repayments
   received, alerts opened, deals screened) at the owner level, then two more that add the team
-  and firm-wide totals. Stocks (exposure) can only be observed now: this month's snapshot is
-  taken by every run, and a past month keeps the last snapshot taken in it.
+  and firm-wide totals. Stocks (exposure, also by the customer's tier) can only be observed
+  now: this month's snapshot is taken by every run, and a past month keeps the last snapshot
+  taken in it.
 - ``risk_report(user)`` (the page) sums the rollup rows of the user's level per month in a
   single query and derives the KPIs, the trend and the baseline from those sums in Python.
-- ``risk.dashboard.live``: the panels about now (alerts, watch list, reviews overdue, exposure
-  by tier), bounded live queries over querysets the caller scoped with the access helpers.
+- ``risk.dashboard.live``: the panels about now (alerts, watch list, reviews overdue), bounded
+  live queries over querysets the caller scoped with the access helpers; and exposure by tier,
+  read from the latest snapshot of the user's rollup level (a tier change or a new facility
+  shows at the next rebuild).
 
 Definitions (also stated on the page):
 

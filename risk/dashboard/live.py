@@ -1,4 +1,5 @@
-"""The dashboard's live panels: alerts, the watch list, reviews overdue and exposure by tier.
+"""The dashboard's panels beside the KPIs: alerts, the watch list and reviews overdue (live), and
+exposure by tier (the rollup's latest snapshot).
 
 Selectors only. Each takes a queryset the caller has already scoped with the access helpers
 (``customers_for`` / ``alerts_for``), so nothing here can count a customer the user may not
@@ -12,10 +13,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Case, Count, IntegerField, QuerySet, Sum, Value, When
 from django.utils import timezone
 
-from crm.dates import week_start
+from crm.dates import month_start, week_start
 from crm.models import Team
 from customers.choices import Tier
 from customers.models import Customer
+from risk.dashboard.rollup import TIER_COLUMNS
 from risk.models import ACT_ON_CONDITION, ACT_ON_ORDER, UNRESOLVED, AlertSeverity, AlertStatus
 
 SEVERITIES = [AlertSeverity.CRITICAL, AlertSeverity.WARNING, AlertSeverity.INFO]  # worst first
@@ -214,29 +216,42 @@ class TierExposure:
     share: Decimal | None  # percent of all outstanding
 
 
-def exposure_by_tier(customers: QuerySet) -> list[TierExposure]:
-    """Outstanding of the facilities of ``customers`` per current customer tier (AA, A, B,
-    Unrated, empty tiers included). One aggregate over the customers joined to their
-    facilities: starting from the scoped customers keeps it to one join."""
-    totals = {
-        row["tier"]: row
-        for row in customers.filter(facilities__outstanding__gt=0)
+def exposure_by_tier(rows: QuerySet | None, *, today: date) -> list[TierExposure] | None:
+    """Outstanding per customer tier (AA, A, B, Unrated, empty tiers included) and the
+    facilities with anything outstanding, as of the last rollup rebuild: the snapshot by tier
+    of ``rows``, the ``RiskMonth`` rows of the caller's level (``risk.dashboard.rollup_rows``).
+    One query over a handful of rows; the facilities are never read here.
+
+    The snapshot is the latest month's that has one, which is this month's but in the minutes
+    between midnight on the 1st and the month's first rebuild (then last month's last one,
+    still "as of" that rebuild). None without a snapshot by tier: before the first rebuild,
+    or for a level the rebuild wrote no row for (an RM without facilities). Delta rows
+    (``rollup_repayment_add``) hold no snapshot and are left out."""
+    if rows is None:
+        return None
+    sums = {f"s_{name}": Sum(name) for _tier, money, count in TIER_COLUMNS for name in (money, count)}
+    latest = (
+        rows.filter(month__lte=month_start(today, back=0), facilities_aa__isnull=False)
         .order_by()
-        .values("tier")
-        .annotate(n=Count("facilities"), outstanding=Sum("facilities__outstanding"))
-    }
+        .values("month")
+        .annotate(**sums)
+        .order_by("-month")
+        .first()
+    )
+    if latest is None:
+        return None
     amounts = {
-        tier: Decimal(totals[tier]["outstanding"] if tier in totals else 0).quantize(_CENT, rounding=ROUND_HALF_UP)
-        for tier in TIERS
+        tier: Decimal(latest[f"s_{money}"] or 0).quantize(_CENT, rounding=ROUND_HALF_UP)
+        for tier, money, _count in TIER_COLUMNS
     }
     grand = sum(amounts.values(), Decimal("0"))
     return [
         TierExposure(
             tier=tier.value,
             label=str(tier.label),
-            facilities=totals[tier]["n"] if tier in totals else 0,
+            facilities=latest[f"s_{count}"] or 0,
             outstanding=amounts[tier],
             share=(amounts[tier] * 100 / grand).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP) if grand else None,
         )
-        for tier in TIERS
+        for tier, _money, count in TIER_COLUMNS
     ]

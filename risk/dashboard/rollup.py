@@ -27,6 +27,13 @@ COLUMNS = (
     "exposure",
     "exposure_b",
     "exposure_overdue",
+    "exposure_aa",
+    "exposure_a",
+    "exposure_unrated",
+    "facilities_aa",
+    "facilities_a",
+    "facilities_b",
+    "facilities_unrated",
     "alerts_new",
     "screened",
     "screened_funded",
@@ -39,6 +46,19 @@ _ZERO = Value(Decimal("0"), output_field=_MONEY)
 _NO_MONEY = Cast(Value(None), _MONEY)
 _NO_ID = Cast(Value(None), IntegerField())
 _NONE = Value(0)
+# The snapshot by tier: (tier, its outstanding column, its facility-count column). Tier B's
+# outstanding is exposure_b, which the portfolio risk already reads.
+TIER_COLUMNS = (
+    (Tier.AA, "exposure_aa", "facilities_aa"),
+    (Tier.A, "exposure_a", "facilities_a"),
+    (Tier.B, "exposure_b", "facilities_b"),
+    (Tier.UNRATED, "exposure_unrated", "facilities_unrated"),
+)
+# The stocks: observed by a rebuild for its month, NULL elsewhere.
+_SNAPSHOT = ("exposure", "exposure_overdue", *(name for _tier, *names in TIER_COLUMNS for name in names))
+_MONEY_COLUMNS = frozenset(
+    {"due", "repaid", "exposure", "exposure_overdue", *(money for _t, money, _n in TIER_COLUMNS)}
+)
 
 
 def _month_of(field: str, *, local=None) -> Cast:
@@ -53,9 +73,7 @@ def _part(queryset: QuerySet, *, month, owner: str, team: str, **figures) -> Que
     defaults = {
         "r_due": _ZERO,
         "r_repaid": _ZERO,
-        "r_exposure": _NO_MONEY,
-        "r_exposure_b": _NO_MONEY,
-        "r_exposure_overdue": _NO_MONEY,
+        **{f"r_{name}": _NO_MONEY if name in _MONEY_COLUMNS else _NO_ID for name in _SNAPSHOT},
         "r_alerts_new": _NONE,
         "r_screened": _NONE,
         "r_screened_funded": _NONE,
@@ -111,7 +129,9 @@ def _owner_parts(*, today: date, first: date, old_max: int, local) -> list[Query
         ),
         # Exposure now, for the current month: outstanding of every facility; of tier-B
         # customers; and of facilities with anything overdue whose customer is NOT tier B, so
-        # exposure_b + exposure_overdue counts each risky facility once (portfolio risk).
+        # exposure_b + exposure_overdue counts each risky facility once (portfolio risk). In the
+        # same pass, by the customer's tier now: outstanding, and the facilities that have any
+        # (the dashboard's "Exposure by tier"; a tier change shows at the next rebuild).
         _part(
             with_overdue(Facility.objects.all(), today=today),
             month=Value(this_month, output_field=DateField()),
@@ -122,6 +142,15 @@ def _owner_parts(*, today: date, first: date, old_max: int, local) -> list[Query
             r_exposure_overdue=Coalesce(
                 Sum("outstanding", filter=~risky & Q(amount_overdue__gt=HALF_CENT)), _ZERO, output_field=_MONEY
             ),
+            **{
+                f"r_{money}": Coalesce(Sum("outstanding", filter=Q(customer__tier=tier)), _ZERO)
+                for tier, money, _count in TIER_COLUMNS
+                if money != "exposure_b"
+            },
+            **{
+                f"r_{count}": Count("pk", filter=Q(customer__tier=tier, outstanding__gt=0))
+                for tier, _money, count in TIER_COLUMNS
+            },
         ),
         # Stocks cannot be observed after the fact: a past month keeps the last snapshot taken
         # in it, read from the rows this rebuild replaces.
@@ -132,9 +161,8 @@ def _owner_parts(*, today: date, first: date, old_max: int, local) -> list[Query
             month=F("month"),
             owner="owner_id",
             team="team_id",
-            r_exposure=Sum("exposure"),
-            r_exposure_b=Sum("exposure_b"),
-            r_exposure_overdue=Sum("exposure_overdue"),
+            # Snapshots taken before the tier columns existed keep NULL there (SUM of NULLs).
+            **{f"r_{name}": Sum(name) for name in _SNAPSHOT},
         ),
     ]
 
@@ -151,11 +179,10 @@ def _sum_columns(alias: str = "") -> str:
     """The SELECT list that sums the figures: money rounded to cents (a no-op on PostgreSQL;
     SQLite adds binary floats), SUM of nothing but NULL staying NULL (no snapshot)."""
     quote = connection.ops.quote_name
-    money = {"due", "repaid", "exposure", "exposure_b", "exposure_overdue"}
     parts = []
     for name in COLUMNS[3:]:
         column = quote(f"{alias}{name}")
-        parts.append(f"ROUND(SUM({column}), 2)" if name in money else f"SUM({column})")
+        parts.append(f"ROUND(SUM({column}), 2)" if name in _MONEY_COLUMNS else f"SUM({column})")
     return ", ".join(parts)
 
 

@@ -12,7 +12,7 @@ class RiskMonth(models.Model):
     both set, per team (owner NULL), firm-wide (both NULL); never sum across levels.
 
     Flows (due, repaid, alerts, screening) are recomputed for every month kept; stocks
-    (exposure) can only be observed now, so the current month's snapshot is rewritten by each
+    (exposure, also by tier) can only be observed now, so the current month's snapshot is rewritten by each
     run and a past month keeps the last snapshot taken in it."""
 
     month = models.DateField()  # first day of the month, local time
@@ -23,6 +23,16 @@ class RiskMonth(models.Model):
     exposure = models.DecimalField(max_digits=22, decimal_places=2, null=True)
     exposure_b = models.DecimalField(max_digits=22, decimal_places=2, null=True)
     exposure_overdue = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    # The snapshot by the customer's tier at the time of the rebuild (the dashboard's "Exposure
+    # by tier"): outstanding per tier (tier B's is exposure_b) and the facilities with anything
+    # outstanding. NULL where no snapshot was taken, as the exposures above.
+    exposure_aa = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    exposure_a = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    exposure_unrated = models.DecimalField(max_digits=22, decimal_places=2, null=True)
+    facilities_aa = models.PositiveIntegerField(null=True)
+    facilities_a = models.PositiveIntegerField(null=True)
+    facilities_b = models.PositiveIntegerField(null=True)
+    facilities_unrated = models.PositiveIntegerField(null=True)
     alerts_new = models.PositiveIntegerField(default=0)
     screened = models.PositiveIntegerField(default=0)  # deals reaching a decision in the month
     screened_funded = models.PositiveIntegerField(default=0)  # of those, approved or funded

@@ -251,7 +251,7 @@ def test_user_without_a_role_gets_404(client, db):
 
 @pytest.fixture
 def live(now, customer, other_customer, west_customer):
-    """Facilities, alerts and review dates of the three customers."""
+    """Facilities, alerts and review dates of the three customers, and a rollup rebuild."""
     Customer.objects.filter(pk=customer.pk).update(tier="A", next_review_date=TODAY - timedelta(days=10))
     Customer.objects.filter(pk=other_customer.pk).update(tier="B", watch_review_by=TODAY + timedelta(days=3))
     Customer.objects.filter(pk=west_customer.pk).update(
@@ -282,6 +282,7 @@ def live(now, customer, other_customer, west_customer):
             opened_at=NOW - timedelta(days=20),
         ),
     }
+    rollup_rebuild()  # exposure by tier is the rollup's snapshot
     return alerts
 
 
@@ -405,10 +406,34 @@ def test_page_says_the_indicators_are_being_prepared_before_the_first_rebuild(no
     assert 'data-testid="kpis"' in html  # the cards are there, with dashes
 
 
+def test_exposure_by_tier_says_it_is_not_measured_before_the_first_rebuild(now, client, manager, customer):
+    FacilityFactory(customer=customer, drawn=D("5000.00"))
+    html = render(client, manager)
+    assert 'data-testid="exposure-pending"' in html
+    assert "Not measured yet" in html
+    assert 'data-testid="exposure-total"' not in html and 'id="tier-chart"' not in html
+    rollup_rebuild()
+    html = render(client, manager)
+    assert 'data-testid="exposure-pending"' not in html
+    assert hook("exposure-total", "5,000.00") in html
+
+
+def test_exposure_by_tier_moves_at_the_rebuild_not_before(live, client, manager, customer):
+    """The panel is the snapshot of the last rebuild, "as of" its time like the indicators."""
+    FacilityFactory(customer=customer, drawn=D("1000.00"))
+    Customer.objects.filter(pk=customer.pk).update(tier="B")
+    html = render(client, manager)
+    assert hook("exposure-A", "1,234,567.89") in html and hook("exposure-total", "3,456,790.11") in html
+    rollup_rebuild()
+    html = render(client, manager)
+    assert hook("exposure-A", "0.00") in html
+    assert hook("exposure-B", "3,457,790.11") in html and hook("exposure-total", "3,457,790.11") in html
+
+
 def test_page_says_when_the_indicators_were_computed_and_when_they_are_old(months, client, manager, now):
     JobLock.objects.create(name="risk_rollup_rebuild", last_finished_at=NOW - timedelta(minutes=10))
     html = render(client, manager)
-    assert "Indicators as of 2026-04-15 11:50 CST" in html
+    assert "Indicators and exposure by tier as of 2026-04-15 11:50 CST" in html
     assert 'data-testid="stale"' not in html
     now.shift(timedelta(hours=3))
     assert 'data-testid="stale"' in render(client, manager)
@@ -546,6 +571,7 @@ def test_page_answers_fast_and_says_processing_is_delayed_with_the_broker_down(c
     still answers within 2 seconds and carries the notice."""
 
     FacilityFactory(customer=customer, drawn=D("5000.00"))
+    rollup_rebuild()
     client.force_login(rm1)
 
     def timed_get():
@@ -604,3 +630,18 @@ def test_risk_officers_find_the_repayment_import_on_the_dashboard(live, client, 
     link = f'href="{reverse("risk:repayment_import")}"'
     assert link in render(client, risk_officer)
     assert link not in render(client, manager)  # managers do not book repayments
+
+
+def test_page_does_not_read_the_facilities(live, client, rm1, manager, risk_officer):
+    """Exposure by tier comes from the rollup's snapshot (issue #14): at 500k facilities the
+    join of customers and facilities cost 400 ms, so no query of the page may touch them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rollup_rebuild()
+    for user in (rm1, manager, risk_officer):
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL).status_code == 200
+        touching = [q["sql"] for q in captured.captured_queries if "risk_facility" in q["sql"]]
+        assert touching == [], user.username

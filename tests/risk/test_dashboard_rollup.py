@@ -26,13 +26,21 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.test.utils import CaptureQueriesContext
 
 from crm.scope import Scope
 from customers.models import Customer
 from funnel.models import Stage
-from risk.dashboard import MONTHS_KEPT, risk_report, rollup_rebuild, rollup_rows
+from risk.dashboard import (
+    MONTHS_KEPT,
+    TIERS,
+    exposure_by_tier,
+    risk_report,
+    rollup_rebuild,
+    rollup_repayment_add,
+    rollup_rows,
+)
 from risk.models import Alert, Facility, RiskMonth
 from risk.selectors import with_overdue
 from tests.factories import (
@@ -123,7 +131,23 @@ def portfolio(now, customer, other_customer, west_customer, rm1):
     return {"a": a, "b": b, "aa": aa, "west": aa_west, "f1": f1, "f2": f2, "f3": f3}
 
 
-FIGURES = ("due", "repaid", "exposure", "exposure_b", "exposure_overdue", "alerts_new", "screened", "screened_funded")
+FIGURES = (
+    "due",
+    "repaid",
+    "exposure",
+    "exposure_b",
+    "exposure_overdue",
+    "exposure_aa",
+    "exposure_a",
+    "exposure_unrated",
+    "facilities_aa",
+    "facilities_a",
+    "facilities_b",
+    "facilities_unrated",
+    "alerts_new",
+    "screened",
+    "screened_funded",
+)
 
 
 def row(month: date, **level) -> dict:
@@ -212,6 +236,115 @@ def totals(**level) -> list[tuple]:
     )
 
 
+# --- Exposure by tier (the dashboard panel reads the snapshot, issue #14) ----------------------
+def live_by_tier(customers) -> list[tuple]:
+    """What the panel computed live before issue #14: the customers joined to their facilities
+    with anything outstanding, grouped by the customer's tier now."""
+    totals = {
+        r["tier"]: (r["n"], r["outstanding"])
+        for r in customers.filter(facilities__outstanding__gt=0)
+        .order_by()
+        .values("tier")
+        .annotate(n=Count("facilities"), outstanding=Sum("facilities__outstanding"))
+    }
+    return [(tier.value, *totals.get(tier, (0, D("0.00")))) for tier in TIERS]
+
+
+def snapshot_by_tier(scope: Scope) -> list[tuple] | None:
+    tiers = exposure_by_tier(rollup_rows(scope), today=date(2026, 4, 15))
+    return None if tiers is None else [(t.tier, t.facilities, t.outstanding) for t in tiers]
+
+
+@pytest.fixture
+def unrated(portfolio, rm2):
+    """An unrated customer of rm2's with one facility outstanding and one repaid in full (not
+    counted: the panel counts facilities with anything outstanding)."""
+    customer = tiered(CustomerFactory(owner=rm2, team=rm2.team), "unrated")
+    facility(customer, "250000.00")
+    facility(customer, "0.00")
+    rollup_rebuild()
+    return customer
+
+
+def test_snapshot_by_tier_equals_the_live_join_at_every_level(
+    unrated, rm1, rm2, rm_west, manager, risk_officer, team, other_team
+):
+    firm = snapshot_by_tier(Scope.of(risk_officer))
+    assert firm == [
+        ("AA", 2, D("600000.00")),
+        ("A", 1, D("1000000.00")),
+        ("B", 2, D("700000.00")),
+        ("unrated", 1, D("250000.00")),
+    ]
+    assert firm == live_by_tier(Customer.objects.all())
+    for user in (rm1, rm2, rm_west):
+        assert snapshot_by_tier(Scope.of(user)) == live_by_tier(Customer.objects.filter(owner=user)), user
+    assert snapshot_by_tier(Scope.of(manager)) == live_by_tier(Customer.objects.filter(team=team))
+    narrowed = Scope.of(risk_officer).narrowed_to(other_team)
+    assert snapshot_by_tier(narrowed) == live_by_tier(Customer.objects.filter(team=other_team))
+    # Tier B's outstanding is the portfolio risk's exposure_b: one figure, not two.
+    assert row(APR, owner_id=None, team_id=None)["exposure_b"] == D("700000.00")
+
+
+def test_shares_of_the_snapshot_add_up_to_the_whole(unrated, risk_officer):
+    tiers = exposure_by_tier(rollup_rows(Scope.of(risk_officer)), today=date(2026, 4, 15))
+    assert [t.share for t in tiers] == [D("23.5"), D("39.2"), D("27.5"), D("9.8")]
+    assert [str(t.label) for t in tiers] == ["Tier AA", "Tier A", "Tier B", "Unrated"]
+
+
+def test_an_rm_with_customers_in_two_teams_gets_both_in_the_snapshot(portfolio, rm1, other_team):
+    Customer.objects.filter(pk=portfolio["aa"].pk).update(team=other_team)
+    rollup_rebuild()
+    assert snapshot_by_tier(Scope.of(rm1)) == live_by_tier(Customer.objects.filter(owner=rm1))
+    assert snapshot_by_tier(Scope.of(rm1))[0] == ("AA", 1, D("300000.00"))
+
+
+def test_a_tier_change_moves_the_exposure_at_the_next_rebuild_only(portfolio, rm1, manager):
+    """The snapshot is as of the rebuild (the page says when): a customer downgraded from A to
+    B after it stays under A until the next one, up to 30 minutes later."""
+    tiered(portfolio["a"], "B")
+    before = snapshot_by_tier(Scope.of(rm1))
+    assert before[1] == ("A", 1, D("1000000.00")) and before[2] == ("B", 0, D("0.00"))
+    rollup_rebuild()
+    after = snapshot_by_tier(Scope.of(rm1))
+    assert after[1] == ("A", 0, D("0.00")) and after[2] == ("B", 1, D("1000000.00"))
+    assert snapshot_by_tier(Scope.of(manager)) == live_by_tier(Customer.objects.filter(team=manager.team))
+
+
+def test_repayments_booked_after_the_rebuild_leave_the_snapshot_whole(portfolio, rm1, manager, risk_officer):
+    scopes = [Scope.of(rm1), Scope.of(manager), Scope.of(risk_officer)]
+    before = [snapshot_by_tier(scope) for scope in scopes]
+    assert rollup_repayment_add(facility_id=portfolio["f1"].pk, received_on=date(2026, 4, 14), amount=D("500.00")) == 3
+    assert rollup_repayment_add(facility_id=portfolio["f3"].pk, received_on=date(2026, 3, 31), amount=D("70.00")) == 3
+    # The delta rows hold no snapshot: summed with the rebuilt rows, they change nothing.
+    assert RiskMonth.objects.filter(facilities_aa=None, exposure=None, repaid=D("500.00")).count() == 3
+    assert [snapshot_by_tier(scope) for scope in scopes] == before
+    assert risk_report(Scope.of(rm1), today=date(2026, 4, 15)).snapshot.repaid == D("30500.10")
+
+
+def test_no_snapshot_by_tier_before_the_first_rebuild(now, customer, rm1, risk_officer):
+    facility(tiered(customer, "A"), "1000.00")
+    assert snapshot_by_tier(Scope.of(risk_officer)) is None
+    rollup_repayment_add(facility_id=Facility.objects.get().pk, received_on=date(2026, 4, 1), amount=D("1.00"))
+    assert snapshot_by_tier(Scope.of(rm1)) is None  # a delta row is no snapshot
+
+
+def test_snapshots_taken_before_the_tier_columns_read_as_none(now, customer, rm1):
+    """Rows written before migration 0010 hold exposure but no tiers: "not measured", not zero."""
+    RiskMonth.objects.create(month=APR, owner_id=rm1.pk, team_id=rm1.team_id, exposure=D("5.00"))
+    assert snapshot_by_tier(Scope.of(rm1)) is None
+
+
+def test_in_the_first_minutes_of_a_month_the_last_snapshot_stands(now, customer, rm1):
+    """Between midnight on the 1st and the month's first rebuild the panel shows the last
+    snapshot (of the month before) rather than nothing; the page says when it was taken."""
+    facility(tiered(customer, "AA"), "1000.00")
+    now.move_to(datetime(2026, 3, 31, 15, 45, tzinfo=UTC))  # 23:45 in Shanghai
+    rollup_rebuild()
+    tiers = exposure_by_tier(rollup_rows(Scope.of(rm1)), today=date(2026, 4, 1))
+    assert (tiers[0].facilities, tiers[0].outstanding) == (1, D("1000.00"))
+
+
 def test_the_three_levels_add_up(portfolio):
     owners = totals(owner_id__isnull=False)
     assert totals(owner_id__isnull=True, team_id__isnull=False) == owners
@@ -290,8 +423,12 @@ def test_a_past_month_keeps_the_snapshot_taken_in_it(now, customer, rm1):
     march, april = owner_row(rm1, MAR), owner_row(rm1, APR)
     assert (march["exposure"], march["exposure_b"]) == (D("800000.00"), D("800000.00"))
     assert (april["exposure"], april["exposure_b"]) == (D("600000.00"), D("0.00"))
+    # By tier as well: March keeps its tier-B facility, April has it as tier A.
+    assert (march["facilities_b"], march["facilities_a"], march["exposure_a"]) == (1, 0, D("0.00"))
+    assert (april["facilities_b"], april["facilities_a"], april["exposure_a"]) == (0, 1, D("600000.00"))
     # The team and firm rows carry it too.
     assert row(MAR, owner_id=None, team_id=None)["exposure_b"] == D("800000.00")
+    assert row(MAR, owner_id=None, team_id=None)["facilities_b"] == 1
 
 
 def test_rebuild_costs_the_same_queries_whatever_the_portfolio(now, customer, rm1):

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('crm', '0006_job_progress'),
         ('customers', '0014_firm_watch_list_index'),
-        ('risk', '0009_alertrule_chinese_names'),
+        ('risk', '0010_riskmonth_exposure_by_tier'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
