@@ -34,22 +34,34 @@ def payment_overdue_bad(customers, params: dict, today: datetime.date):
     facility, installment, repayment = (
         qn(model._meta.db_table) for model in (Facility, RepaymentInstallment, Repayment)
     )
-    params_sql = [ops.adapt_datefield_value(cutoff), ops.adapt_datefield_value(today)]
-    scope = ""
+    cutoff_sql, today_sql = ops.adapt_datefield_value(cutoff), ops.adapt_datefield_value(today)
     if customers.query.has_filters():
-        scope_sql, scope_params = customers.values("pk").query.sql_with_params()
-        scope = f"WHERE f.customer_id IN ({scope_sql})"
-        params_sql += list(scope_params)
+        # Some customers (a batch of the hourly job, a rule's tiers): only their facilities'
+        # installments and repayments are summed. Filtering after the grouping summed every
+        # facility of the firm for each of the job's fifty batches (7 s each at 500,000).
+        scope_sql, scope_params = customers.order_by().values("pk").query.sql_with_params()
+        # Table names from the models, the scope compiled by Django; every value is bound.
+        installments = (
+            f"SELECT i.facility_id, i.principal + i.interest AS owed FROM {installment} i"  # noqa: S608
+            f" JOIN {facility} fi ON fi.id = i.facility_id"
+            f" WHERE i.due_date < %s AND fi.customer_id IN ({scope_sql})"
+        )
+        repayments = (
+            f"SELECT r.facility_id, -r.amount AS owed FROM {repayment} r"  # noqa: S608
+            f" JOIN {facility} fr ON fr.id = r.facility_id"
+            f" WHERE r.received_on <= %s AND fr.customer_id IN ({scope_sql})"
+        )
+        params_sql = [cutoff_sql, *scope_params, today_sql, *scope_params]
+    else:
+        installments = f"SELECT facility_id, principal + interest AS owed FROM {installment} WHERE due_date < %s"  # noqa: S608
+        repayments = f"SELECT facility_id, -amount AS owed FROM {repayment} WHERE received_on <= %s"  # noqa: S608
+        params_sql = [cutoff_sql, today_sql]
     # Table names from the models, values bound. The half fen absorbs SQLite's binary floats.
     sql = f"""
         SELECT DISTINCT f.customer_id FROM {facility} f JOIN (
-            SELECT facility_id FROM (
-                SELECT facility_id, principal + interest AS owed FROM {installment} WHERE due_date < %s
-                UNION ALL
-                SELECT facility_id, -amount AS owed FROM {repayment} WHERE received_on <= %s
-            ) moves GROUP BY facility_id HAVING SUM(owed) > {HALF_CENT}
+            SELECT facility_id FROM ({installments} UNION ALL {repayments}) moves
+            GROUP BY facility_id HAVING SUM(owed) > {HALF_CENT}
         ) behind ON behind.facility_id = f.id
-        {scope}
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params_sql)
