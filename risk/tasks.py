@@ -20,7 +20,7 @@ from customers.models import Customer
 from risk import imports
 from risk.alerts import evaluate
 from risk.dashboard import rollup_rebuild
-from risk.models import Alert, AlertCondition, AlertEvent
+from risk.models import Alert, AlertCondition, AlertEvent, RiskMonth
 from risk.services import digest, escalation, reminders, watch
 
 log = logging.getLogger(__name__)
@@ -78,10 +78,11 @@ def digest_send() -> dict:
 
 @periodic_job(lock="risk_rollup_rebuild", time_limit=10 * MINUTE)
 def risk_rollup_rebuild() -> dict:
-    """Every 30 minutes: rebuild the risk dashboard's monthly figures."""
+    """Every 30 minutes: rebuild the risk dashboard's monthly figures, then renew the statistics
+    of the table it rewrote (crm.sql.analyze_stale)."""
     run = rollup_rebuild()
     log.info("risk rollup rebuilt: %s", run)
-    return run
+    return {**run, "analyzed": sql.analyze_stale(RiskMonth)}
 
 
 @background_job(time_limit=10 * MINUTE)
