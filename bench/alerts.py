@@ -133,10 +133,43 @@ def job_steps(timings: seed.Timings) -> None:
         return
     with timings.step("facility limits follow the tier policy (risk.services.watch)"):
         watch.facility_limits_follow()
+    with timings.step("facility limits again, nothing changed"):
+        watch.facility_limits_follow()
     with timings.step("watch list refresh (risk.services.watch)"):
         watch.watch_refresh()
     with timings.step("watch list refresh again, nothing changed"):
         watch.watch_refresh()
+    with timings.step("evaluation again, nothing changed, batches on 2 connections (the hourly job, 2 workers)"):
+        evaluate_fanned(workers=2)
+
+
+def evaluate_fanned(*, workers: int) -> dict:
+    """The hourly evaluation as risk.tasks runs it: id-range batches of ALERTS_BATCH_SIZE
+    customers taken by ``workers`` connections at once, as that many worker processes take the
+    alerts_evaluate_batch jobs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from crm.sql import id_ranges
+    from risk.alerts import evaluate
+
+    today = timezone.localdate()
+
+    def one(batch: tuple[int, int]) -> dict:
+        try:
+            return evaluate(lo=batch[0], hi=batch[1], today=today)
+        finally:
+            connection.close()  # this thread's own connection
+
+    totals: dict[str, int] = {}
+    batches = list(id_ranges(Customer.objects.all(), settings.ALERTS_BATCH_SIZE))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for result in pool.map(one, batches):
+            for key, value in result.items():
+                totals[key] = totals.get(key, 0) + value
+    return totals
 
 
 def dashboard_rollup(timings: seed.Timings) -> None:

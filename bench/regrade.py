@@ -10,8 +10,14 @@ with full grading inputs (COPY on PostgreSQL, bulk inserts on SQLite) and then t
     b. a re-run with nothing changed (must write 0 rows),
     c. the floor: one UPDATE that rewrites every customer row once.
 
-Targets (PostgreSQL, 2 cores, 1,000,000 customers): (a) within 3× (c) and under 60 s including
-its history rows; (b) writes nothing; peak memory flat as N grows from 100,000 to 1,000,000.
+    DATABASE_URL=… bench/regrade.py --customers 1000000 --reuse --workers 2   # again, as 2 workers run it
+
+Targets (PostgreSQL, 2 cores, 1,000,000 customers): (a) under 30 s including its history rows,
+with --workers 2 (the fanned-out job on a worker of concurrency 2); (b) writes nothing; peak
+memory flat as N grows from 100,000 to 1,000,000. (c) is no longer a bound: since the customer
+table has fillfactor 50 the plain UPDATE is done in place (HOT) — 7 s against 82-124 s before.
+--reuse keeps a graded portfolio of the same size (the change is then the previous scorecard
+published back); --wal-compression sets that PostgreSQL setting on the run's connections.
 
 On PostgreSQL every timed step starts from the same state — table vacuumed and analysed, a fresh
 checkpoint — so (a) and (c) pay for the same things and nightly autovacuum timing is no factor.
@@ -44,6 +50,7 @@ django.setup()  # models can only be imported once Django is configured
 from django.core.management import call_command  # noqa: E402
 from django.core.management.color import no_style  # noqa: E402
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction  # noqa: E402
+from django.db.backends.signals import connection_created  # noqa: E402
 from django.db.models import Count, F, Field  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -390,15 +397,16 @@ def report(n: int, meter: Meter, before: dict[str, int], after: dict[str, int], 
     # SQLite's floor rewrites only the table b-tree (no index holds score), while the re-grade
     # changes indexed columns and appends history, so the time targets say nothing there.
     pg = connection.vendor == "postgresql"
-    print(f"  (a) within 3x the floor:  {verdict(ratio <= 3, pg)} ({ratio:.2f}x)")
-    print(f"  (a) under 60 s:           {verdict(regraded.seconds < 60, pg)} ({regraded.seconds:.1f} s at N={n:,})")
+    at_scale = n >= 1_000_000
+    print(f"  (a) under 30 s:           {verdict(regraded.seconds < 30, pg and at_scale)} ({regraded.seconds:.1f} s)")
     print(f"  (b) writes 0 rows:        {verdict(rerun.written == 0, True)} ({fmt(rerun.written)})")
+    print(f"  (a)/(c), for reference:   {ratio:.2f}x (the floor updates in place since fillfactor 50)")
     print("  memory flat in N:         compare peak MiB of runs with different --customers")
 
 
 def verdict(met: bool, applies: bool) -> str:
     if not applies:
-        return "n/a on " + connection.vendor
+        return f"n/a ({connection.vendor}, the target is for PostgreSQL at 1,000,000)"
     return "met" if met else "MISSED"
 
 
@@ -431,6 +439,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--reuse", action="store_true", help="keep N graded customers already there (skips 0)")
     parser.add_argument(
+        "--wal-compression",
+        choices=["off", "pglz", "lz4", "zstd"],
+        help="PostgreSQL: SET wal_compression on every connection of the run (default: the server's setting)",
+    )
+    parser.add_argument(
         "--allow-any-database", action="store_true", help="run even if the database name lacks 'bench' (it is wiped)"
     )
     args = parser.parse_args(argv)
@@ -438,6 +451,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"refusing to wipe {database_name()!r}: point DATABASE_URL at a database named *bench*")
 
     ensure_database()
+    if args.wal_compression:
+        # Full-page images are most of a re-grade's WAL (70 MB of it per 20,000-customer batch
+        # right after a checkpoint); a server would set this in postgresql.conf.
+        def compress(sender, connection, **kwargs) -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET wal_compression = {args.wal_compression}")
+
+        connection_created.connect(compress, weak=False)
+        connection.close()  # the next query opens a connection that has it
     call_command("migrate", verbosity=0)
     meter = Meter()
     user = bench_user()
