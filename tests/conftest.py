@@ -16,11 +16,13 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from django.db.backends.signals import connection_created
+from django.db.models import Count, DecimalField, F, Sum
 from django.utils import translation
 from kombu import pools as kombu_pools
 
 from config.celery import app as celery_app
 from crm.roles import Role
+from funnel.models import Deal, StageTotal
 from tests.factories import CustomerFactory, TeamFactory, make_user
 
 # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls from a
@@ -449,3 +451,34 @@ def run_one_job(**filters) -> None:
 
     job = Job.objects.get(status__in=[JobStatus.PENDING, JobStatus.QUEUED], **filters)
     celery_app.tasks[job.task].apply(kwargs=job.kwargs, task_id=str(job.code))
+
+
+# --- Deals' stage totals -----------------------------------------------------------------------
+Key = tuple[int, int, str]
+
+
+def stage_totals_kept() -> dict[Key, tuple[int, Decimal, Decimal]]:
+    """(count, amount, Σ amount × probability) per (owner, team, stage) as the triggers keep them.
+    A row whose deals all left stays with count 0; it must add nothing, and is left out."""
+    kept = {}
+    for row in StageTotal.objects.all():
+        if row.count == 0:
+            assert (row.amount, row.weighted) == (0, 0), f"an empty total that adds something: {row.__dict__}"
+            continue
+        kept[(row.owner_id, row.team_id, row.stage)] = (row.count, row.amount, row.weighted)
+    return kept
+
+
+def stage_totals_live() -> dict[Key, tuple[int, Decimal, Decimal]]:
+    """The same figures summed from the deals themselves."""
+    weighted = DecimalField(max_digits=24, decimal_places=2)
+    rows = (
+        Deal.objects.order_by()
+        .values("owner_id", "team_id", "stage")
+        .annotate(
+            n=Count("id"),
+            amount_sum=Sum("amount"),
+            weighted_sum=Sum(F("amount") * F("probability"), output_field=weighted),
+        )
+    )
+    return {(r["owner_id"], r["team_id"], r["stage"]): (r["n"], r["amount_sum"], r["weighted_sum"]) for r in rows}

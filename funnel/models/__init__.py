@@ -2,7 +2,8 @@
 
 - ``stages``: the stages, their order and layers, and what admins set per stage;
 - ``deal``: a deal, its moves, checklist, documents and terms exceptions;
-- ``rollup``: the precomputed figures behind the analytics page."""
+- ``rollup``: the precomputed figures behind the analytics page;
+- ``totals``: per-stage totals of the deals, kept by database triggers (the board's columns)."""
 
 from funnel.models.deal import (
     ChecklistCheck,
@@ -27,6 +28,7 @@ from funnel.models.stages import (
     StageSetting,
     StageSettingQuerySet,
 )
+from funnel.models.totals import StageTotal, StageTotalQuerySet
 
 __all__ = [
     "CLOSED_STAGES",
@@ -48,5 +50,7 @@ __all__ = [
     "StageMove",
     "StageSetting",
     "StageSettingQuerySet",
+    "StageTotal",
+    "StageTotalQuerySet",
     "TermsException",
 ]

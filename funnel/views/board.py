@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from funnel.access import can_work_deals, deals_for
 from funnel.filters import DealFilter
-from funnel.models import CLOSED_STAGES, OPEN_STAGES, Stage, StageSetting
+from funnel.models import CLOSED_STAGES, OPEN_STAGES, Stage, StageSetting, StageTotal, StageTotalQuerySet
 
 CARDS_PER_COLUMN = 50
 # Funded and Lost only show what closed recently: the board is for the live pipeline, the deal
@@ -37,9 +37,19 @@ class Column:
         return self.setting.label if self.setting else str(Stage(self.stage).label)
 
 
-def board_columns(deals, settings: dict[str, StageSetting], now: datetime.datetime) -> list[Column]:
+def board_columns(
+    deals,
+    settings: dict[str, StageSetting],
+    now: datetime.datetime,
+    *,
+    open_totals: StageTotalQuerySet | None = None,
+) -> list[Column]:
     """Six card queries (one per column, each an index range scan with LIMIT) and two
-    aggregates for the totals: the same eight queries for 5 deals or 5 million."""
+    aggregates for the totals: the same eight queries for 5 deals or 5 million.
+
+    ``open_totals``, the stage totals of exactly ``deals`` (the board without filters), gives the
+    open columns' totals from the few rows the triggers keep instead of summing every open deal
+    (half a million for someone who sees the whole firm). With a filter the deals are summed."""
     since = now - datetime.timedelta(days=CLOSED_WINDOW_DAYS)
     # A closed deal entered its closed stage when it closed: filtering on stage_entered_at keeps
     # every column an index range (deal_board*), where closed_at would need the table.
@@ -49,14 +59,33 @@ def board_columns(deals, settings: dict[str, StageSetting], now: datetime.dateti
         Sum(F("amount") * F("probability")) / Decimal(100), output_field=DecimalField(max_digits=24, decimal_places=2)
     )
     # Two aggregates, each an index range (open stages; closed ones since the window began),
-    # where one with "open OR recently closed" would read every deal the user may see.
-    totals = {}
-    for part in (
-        deals.filter(stage__in=OPEN_STAGES),
-        deals.filter(stage__in=CLOSED_STAGES, stage_entered_at__gte=since),
-    ):
-        rows = part.order_by().values("stage").annotate(n=Count("id"), amount_sum=Sum("amount"), weighted_sum=weighted)
-        totals.update({row["stage"]: row for row in rows})
+    # where one with "open OR recently closed" would read every deal the user may see. The
+    # closed columns depend on the time, which no kept total can: they are always summed.
+    if open_totals is None:
+        open_rows = (
+            deals.filter(stage__in=OPEN_STAGES)
+            .order_by()
+            .values("stage")
+            .annotate(n=Count("id"), amount_sum=Sum("amount"), weighted_sum=weighted)
+        )
+    else:
+        open_rows = (
+            open_totals.filter(stage__in=OPEN_STAGES)
+            .order_by()
+            .values("stage")
+            .annotate(
+                n=Sum("count"),
+                amount_sum=Sum("amount"),
+                weighted_sum=ExpressionWrapper(Sum("weighted") / Decimal(100), output_field=weighted.output_field),
+            )
+        )
+    closed_rows = (
+        deals.filter(stage__in=CLOSED_STAGES, stage_entered_at__gte=since)
+        .order_by()
+        .values("stage")
+        .annotate(n=Count("id"), amount_sum=Sum("amount"), weighted_sum=weighted)
+    )
+    totals = {row["stage"]: row for rows in (open_rows, closed_rows) for row in rows}
     columns = []
     for stage in Stage.values:
         # Plain rows, not model instances: up to 300 per page, and a card needs no behaviour.
@@ -85,6 +114,13 @@ def board_columns(deals, settings: dict[str, StageSetting], now: datetime.dateti
     return columns
 
 
+def is_filtered(filterset: DealFilter) -> bool:
+    """Whether a filter narrows the deals below the user's scope (a valid filterset)."""
+    if not filterset.is_bound:
+        return False
+    return any(value not in (None, "") for value in filterset.form.cleaned_data.values())
+
+
 @require_GET
 def board(request: HttpRequest) -> HttpResponse:
     filterset = DealFilter(request.GET or None, queryset=deals_for(request.user), request=request, board=True)
@@ -103,7 +139,9 @@ def board(request: HttpRequest) -> HttpResponse:
     if filterset.is_bound and not filterset.is_valid():
         context["columns"] = []
         return render(request, "funnel/board.html", context)
-    context["columns"] = board_columns(filterset.qs, settings, now)
+    # Without a filter the board shows all the user may see, which the stage totals hold.
+    open_totals = None if is_filtered(filterset) else StageTotal.objects.visible_to(request.user)
+    context["columns"] = board_columns(filterset.qs, settings, now, open_totals=open_totals)
     template = "funnel/board.html"
     if request.htmx and not request.htmx.boosted:
         template += "#columns"

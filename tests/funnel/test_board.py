@@ -4,11 +4,12 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from funnel.models import Deal, StageSetting
+from funnel.models import Deal, StageSetting, StageTotal
 from tests.factories import CustomerFactory, DealFactory
 
 pytestmark = pytest.mark.django_db
@@ -209,3 +210,70 @@ def test_query_count_does_not_grow_with_the_deals(client, manager, customer, oth
     DealFactory.create_batch(30, customer=other_customer, stage="funded", closed_at=timezone.now())
     assert Deal.objects.count() == 230
     assert queries() == few
+
+
+# --- Column totals: kept by the database for the unfiltered board, summed when filtered ---------
+def totals_of(response) -> list[tuple]:
+    return [(c.stage, c.count, c.amount, c.weighted) for c in response.context["columns"]]
+
+
+@pytest.mark.parametrize("who", ["rm1", "manager", "risk_officer", "admin_user"])
+def test_the_unfiltered_board_shows_what_summing_the_deals_shows(
+    request, client, who, customer, other_customer, west_customer, rm_west
+):
+    now = timezone.now()
+    for c, stage, amount, probability in (
+        (customer, "prospect", "100000000.01", 10),
+        (customer, "prospect", "20000000.00", 15),
+        (customer, "due_diligence", "3333333.33", 60),
+        (other_customer, "prospect", "7000000.07", 10),
+        (other_customer, "approved", "55000000.00", 90),
+        (west_customer, "preliminary", "4100000.00", 35),
+    ):
+        DealFactory(customer=c, stage=stage, amount=Decimal(amount), probability=probability)
+    DealFactory(customer=customer, stage="funded", closed_at=now, stage_entered_at=now)
+    DealFactory(customer=other_customer, stage="lost", lost_reason="pricing", closed_at=now, stage_entered_at=now)
+    DealFactory(customer=west_customer).delete()
+    moved = CustomerFactory(owner=rm_west, team=rm_west.team)
+    DealFactory(customer=moved, stage="preliminary", amount=Decimal("999.99"), probability=20)
+    moved.owner, moved.team = other_customer.owner, other_customer.team  # to rm2: the deal follows
+    moved.save(update_fields=["owner", "team"])
+    client.force_login(request.getfixturevalue(who))
+
+    unfiltered = client.get(BOARD)
+    summed = client.get(BOARD, {"amount_min": "0"})  # a filter that keeps every deal: summed from them
+    assert totals_of(unfiltered) == totals_of(summed)
+    assert any(count for _, count, _, _ in totals_of(unfiltered)[:4])
+
+
+def test_only_the_unfiltered_board_reads_the_kept_totals(client, risk_officer, rm1, team, customer, other_customer):
+    DealFactory(customer=customer, expected_close=datetime.date(2030, 1, 1))
+    DealFactory(customer=other_customer, stage="preliminary")
+    client.force_login(risk_officer)
+    # Spoil the kept totals: a board that reads them shows it, one that sums the deals does not.
+    StageTotal.objects.update(count=F("count") + 100)
+    assert count_in(client.get(BOARD).content.decode(), "prospect") == 101
+    # The filter form sent with every field at "All" filters nothing.
+    assert count_in(client.get(BOARD, {"owner": "", "tier": "", "amount_min": ""}).content.decode(), "prospect") == 101
+    for filters in (
+        {"amount_min": "0"},
+        {"tier": customer.tier},
+        {"owner": rm1.code},
+        {"team": team.code},
+        {"close_from": "2029-12-31"},
+    ):
+        assert count_in(client.get(BOARD, filters).content.decode(), "prospect") == 1, filters
+
+
+def test_the_unfiltered_and_a_filtered_board_run_as_many_queries(client, risk_officer, customer, other_customer):
+    for stage in ("prospect", "preliminary", "due_diligence", "approved"):
+        DealFactory.create_batch(3, customer=customer, stage=stage)
+        DealFactory.create_batch(2, customer=other_customer, stage=stage)
+    client.force_login(risk_officer)
+
+    def queries(params) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(BOARD, params).status_code == 200
+        return len(ctx.captured_queries)
+
+    assert queries({}) == queries({"amount_min": "0"})
