@@ -142,6 +142,10 @@ class Deal(models.Model):
             models.Index(fields=["team", "-created_at", "-id"], name="deal_newest_team"),
             models.Index(fields=["owner", "-created_at", "-id"], name="deal_newest_owner"),
             models.Index(fields=["customer", "stage"], name="deal_customer_stage"),
+            # The stale-deal alert rule, per batch of customers: only flagged deals have an entry.
+            models.Index(
+                fields=["customer", "stale_since"], condition=Q(stale_since__isnull=False), name="deal_stale_customer"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -42,11 +42,29 @@ class Facility(models.Model):
     maturity_date = models.DateField(_("maturity date"), null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    # How far the repayments reach, kept by database triggers on the schedule and the repayments
+    # whatever writes them (migration 0012): the due date of the first installment the money
+    # received so far does not cover (NULL: the whole schedule is covered), and the date of the
+    # latest repayment. The payment-overdue rule reads them instead of summing both tables.
+    first_unpaid_due = models.DateField(_("first installment not covered"), null=True, editable=False)
+    last_repaid_on = models.DateField(_("latest repayment"), null=True, editable=False)
 
     class Meta:
         ordering = ["-start_date", "-id"]
         verbose_name = _("facility")
         verbose_name_plural = _("facilities")
+        indexes = [
+            models.Index(fields=["first_unpaid_due"], name="facility_first_unpaid"),
+            models.Index(fields=["last_repaid_on"], name="facility_last_repaid"),
+            # The limit-breach rule, per customer: what open facilities draw, and those over
+            # their own limit (few), each read from the index alone.
+            models.Index(
+                fields=["customer"], include=["drawn"], condition=Q(outstanding__gt=0), name="facility_open_drawn"
+            ),
+            models.Index(
+                fields=["customer"], condition=Q(outstanding__gt=0, drawn__gt=F("limit")), name="facility_over_limit"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(limit__gte=0) & Q(drawn__gte=0) & Q(outstanding__gte=0), name="facility_amounts_ok"
