@@ -9,11 +9,12 @@ lacking any attribute the scorecard reads is Unrated, with the missing attribute
 holds the two to the same answers.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from customers.choices import CreditRating, IndustryPosition, Tier
@@ -63,6 +64,25 @@ ATTRIBUTES: dict[str, Attribute] = {
         Attribute("cooperation_years", _("Years of cooperation"), NUMERIC, "cooperation"),
     ]
 }
+
+# Inputs stored under another column than the attribute's (the attribute is derived from it).
+INPUT_COLUMNS = {"cooperation_years": "cooperation_since"}
+
+
+def input_column(attribute: str) -> str:
+    return INPUT_COLUMNS.get(attribute, ATTRIBUTES[attribute].column)
+
+
+def inputs_missing(attributes: Iterable[str]) -> Q:
+    """Customers missing at least one of these inputs (empty text counts as missing, except the
+    litigation flag, a boolean)."""
+    condition = Q()
+    for name in attributes:
+        column = input_column(name)
+        condition |= Q(**{f"{column}__isnull": True})
+        if ATTRIBUTES[name].kind == CATEGORICAL and name != "has_litigation":
+            condition |= Q(**{column: ""})
+    return condition
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,13 @@ scorecard's spec and the policies; ``needing_attention`` is the same rule as a q
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.lookups import LessThan
 from django.utils.translation import gettext_lazy as _
 
-from customers.grading import ATTRIBUTES, ScorecardSpec
+from customers.grading import ATTRIBUTES, ScorecardSpec, input_column, inputs_missing
+from customers.models.customer import OLDEST_SOURCE
 
 # Which dated source an attribute comes from; attributes not listed are customer master data.
 SOURCE_DATES = {
@@ -24,8 +27,6 @@ SOURCE_LABELS = {
     "statement_date": _("Financial statement"),
     "funding_need_date": _("Funding need"),
 }
-# Inputs whose column is not the attribute name.
-INPUT_COLUMNS = {"cooperation_years": "cooperation_since"}
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,9 @@ class Quality:
         return [str(ATTRIBUTES[name].label) for name in self.missing]
 
 
-def _column(attribute: str) -> str:
-    return INPUT_COLUMNS.get(attribute, ATTRIBUTES[attribute].column)
-
-
 def customer_quality(customer, *, spec: ScorecardSpec, policies: dict, today: date) -> Quality:
     used = [c.attribute for c in spec.criteria]
-    missing = [name for name in used if getattr(customer, _column(name)) in (None, "")]
+    missing = [name for name in used if getattr(customer, input_column(name)) in (None, "")]
     policy = policies.get(customer.tier)
     stale = []
     if policy is not None:
@@ -76,14 +73,10 @@ def customer_quality(customer, *, spec: ScorecardSpec, policies: dict, today: da
 
 
 def incomplete_condition(spec: ScorecardSpec) -> Q:
-    """Customers missing at least one input the scorecard reads."""
-    condition = Q()
-    for name in (c.attribute for c in spec.criteria):
-        column = _column(name)
-        condition |= Q(**{f"{column}__isnull": True})
-        if ATTRIBUTES[name].kind == "categorical" and name != "has_litigation":
-            condition |= Q(**{column: ""})
-    return condition
+    """Customers missing at least one input the scorecard reads. On PostgreSQL its arms are
+    some of those of the partial indexes customer_incomplete / customer_team_incomplete (any
+    input missing), which therefore serve it whatever the scorecard reads."""
+    return inputs_missing(c.attribute for c in spec.criteria)
 
 
 def stale_condition(spec: ScorecardSpec, *, policies: dict, today: date) -> Q:
@@ -93,6 +86,13 @@ def stale_condition(spec: ScorecardSpec, *, policies: dict, today: date) -> Q:
         for tier, policy in policies.items():
             limit = today - timedelta(days=policy.max_data_age_days)
             condition |= Q(tier=tier, **{f"{column}__lt": limit})
+    if condition and connection.vendor == "postgresql":
+        # Implied by the condition (a source older than some tier's limit is older than the
+        # latest limit, and LEAST skips NULLs), and an index range on the oldest source date
+        # (customer_oldest_source, per team too): only the customers with an old source are
+        # read, not the whole scope. SQLite's MIN() of a NULL is NULL, so it goes without.
+        latest = max(today - timedelta(days=p.max_data_age_days) for p in policies.values())
+        condition &= Q(LessThan(OLDEST_SOURCE, latest))
     return condition
 
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -18,10 +19,17 @@ from customers.choices import (
     Tier,
 )
 from customers.credit_code import validate_credit_code
+from customers.grading import ATTRIBUTES, inputs_missing
 
 # The tier sort's rank, best first: AA, A, B, Unrated. One expression for the query and for the
 # index that serves it (PostgreSQL uses an expression index only for the very same expression);
 # the default keeps it NOT NULL, which keyset pages need (crm.keyset).
+# The dated sources of the scorecard's inputs (customers.quality.SOURCE_DATES) and the oldest of
+# them; PostgreSQL's LEAST skips NULLs (SQLite's MIN() does not: only PostgreSQL filters on it).
+SOURCE_DATE_COLUMNS = ("credit_report_date", "statement_date", "funding_need_date")
+OLDEST_SOURCE = Least(*SOURCE_DATE_COLUMNS)
+ANY_INPUT_MISSING = inputs_missing(ATTRIBUTES)
+
 TIER_RANK = Case(
     *(When(tier=tier, then=Value(rank)) for rank, tier in enumerate(Tier.values)),
     default=Value(len(Tier.values)),
@@ -223,6 +231,14 @@ class Customer(models.Model):
             models.Index(
                 fields=["watch_review_by", "id"], condition=Q(watch_review_by__isnull=False), name="customer_watch_by"
             ),
+            # The data-quality page's counts (customers.quality), for a team and for the firm:
+            # the few customers missing an input (any the scorecard might read; a partial
+            # index serves any subset of its arms), and the oldest source date, which a stale
+            # source must be older than. Neither column is written by the re-grade.
+            models.Index(fields=["team"], condition=ANY_INPUT_MISSING, name="customer_team_incomplete"),
+            models.Index(fields=["id"], condition=ANY_INPUT_MISSING, name="customer_incomplete"),
+            models.Index(F("team"), OLDEST_SOURCE, name="customer_team_oldest_source"),
+            models.Index(OLDEST_SOURCE, name="customer_oldest_source"),
         ]
 
     def __str__(self) -> str:
