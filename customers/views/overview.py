@@ -145,9 +145,16 @@ def data_quality(request: HttpRequest) -> HttpResponse:
         policies = {p.tier: p for p in TierPolicy.objects.all()}
         today = timezone.localdate()
         needing = needing_attention(filterset.qs, spec=spec, policies=policies, today=today)
-        listing = keyset.page_context(request, needing.select_related("owner", "team"), order=ORDER, size=PAGE_SIZE)
+        counts = quality_counts(filterset.qs, spec=spec, policies=policies, today=today)
+        listing = keyset.page_context(
+            request,
+            needing.select_related("owner", "team"),
+            order=ORDER,
+            size=PAGE_SIZE,
+            count=(counts.needing, counts.needing_capped),
+        )
         context.update(listing)
-        context["counts"] = quality_counts(filterset.qs, spec=spec, policies=policies, today=today)
+        context["counts"] = counts
         context["rows"] = [
             (customer, customer_quality(customer, spec=spec, policies=policies, today=today))
             for customer in listing["page"].rows

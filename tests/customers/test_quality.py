@@ -113,6 +113,7 @@ def test_the_page_queries_and_the_customer_rule_agree(rm1, rows, ages):
         counts = quality_counts(everyone, **args)
         assert counts.incomplete == sum(not q.complete for q in by_python.values())
         assert counts.stale == sum(bool(q.stale) for q in by_python.values())
+        assert counts.needing == sum(not q.ok for q in by_python.values())
         transaction.set_rollback(True)
 
 
