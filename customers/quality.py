@@ -73,9 +73,9 @@ def customer_quality(customer, *, spec: ScorecardSpec, policies: dict, today: da
 
 
 def incomplete_condition(spec: ScorecardSpec) -> Q:
-    """Customers missing at least one input the scorecard reads. On PostgreSQL its arms are
-    some of those of the partial indexes customer_incomplete / customer_team_incomplete (any
-    input missing), which therefore serve it whatever the scorecard reads."""
+    """Customers missing at least one input the scorecard reads. Its arms are some of those of
+    the partial indexes customer_incomplete / customer_team_incomplete (customers.models), so
+    those serve it for any scorecard that leaves out the optional external credit rating."""
     return inputs_missing(c.attribute for c in spec.criteria)
 
 
