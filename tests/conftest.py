@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 
 import pytest
@@ -22,7 +22,7 @@ from kombu import pools as kombu_pools
 
 from config.celery import app as celery_app
 from crm.roles import Role
-from funnel.models import Deal, StageTotal
+from funnel.models import CLOSED_STAGES, ClosedDayTotal, Deal, StageTotal
 from tests.factories import CustomerFactory, TeamFactory, make_user
 
 # Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls from a
@@ -482,3 +482,31 @@ def stage_totals_live() -> dict[Key, tuple[int, Decimal, Decimal]]:
         )
     )
     return {(r["owner_id"], r["team_id"], r["stage"]): (r["n"], r["amount_sum"], r["weighted_sum"]) for r in rows}
+
+
+DayKey = tuple[int, int, str, date]
+
+
+def closed_totals_kept() -> dict[DayKey, tuple[int, Decimal, Decimal]]:
+    """(count, amount, Σ amount × probability) per (owner, team, closed stage, UTC day) as the
+    triggers keep them (funnel.models.ClosedDayTotal); rows emptied to 0 are left out."""
+    kept = {}
+    for row in ClosedDayTotal.objects.all():
+        if row.count == 0:
+            assert (row.amount, row.weighted) == (0, 0), f"an empty total that adds something: {row.__dict__}"
+            continue
+        kept[(row.owner_id, row.team_id, row.stage, row.day)] = (row.count, row.amount, row.weighted)
+    return kept
+
+
+def closed_totals_live() -> dict[DayKey, tuple[int, Decimal, Decimal]]:
+    """The same figures summed from the closed deals, by the UTC date they entered their stage."""
+    live: dict[DayKey, list] = {}
+    for owner, team, stage, entered, amount, probability in Deal.objects.filter(stage__in=CLOSED_STAGES).values_list(
+        "owner_id", "team_id", "stage", "stage_entered_at", "amount", "probability"
+    ):
+        entry = live.setdefault((owner, team, stage, entered.astimezone(UTC).date()), [0, 0, 0])
+        entry[0] += 1
+        entry[1] += amount
+        entry[2] += amount * probability
+    return {key: (n, Decimal(a), Decimal(w)) for key, (n, a, w) in live.items()}

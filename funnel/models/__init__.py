@@ -28,7 +28,7 @@ from funnel.models.stages import (
     StageSetting,
     StageSettingQuerySet,
 )
-from funnel.models.totals import StageTotal, StageTotalQuerySet
+from funnel.models.totals import ClosedDayTotal, StageTotal, StageTotalQuerySet
 
 __all__ = [
     "CLOSED_STAGES",
@@ -37,6 +37,7 @@ __all__ = [
     "RANK",
     "ChecklistCheck",
     "ChecklistItem",
+    "ClosedDayTotal",
     "Deal",
     "DealDocument",
     "DealQuerySet",

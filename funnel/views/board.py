@@ -12,7 +12,15 @@ from django.views.decorators.http import require_GET
 
 from funnel.access import can_work_deals, deals_for
 from funnel.filters import DealFilter
-from funnel.models import CLOSED_STAGES, OPEN_STAGES, Stage, StageSetting, StageTotal, StageTotalQuerySet
+from funnel.models import (
+    CLOSED_STAGES,
+    OPEN_STAGES,
+    ClosedDayTotal,
+    Stage,
+    StageSetting,
+    StageTotal,
+    StageTotalQuerySet,
+)
 
 CARDS_PER_COLUMN = 50
 # Funded and Lost only show what closed recently: the board is for the live pipeline, the deal
@@ -43,14 +51,16 @@ def board_columns(
     now: datetime.datetime,
     *,
     open_totals: StageTotalQuerySet | None = None,
+    closed_totals: StageTotalQuerySet | None = None,
 ) -> list[Column]:
     """Six card queries (one per column, each an index range scan with LIMIT) and two
     aggregates for the totals: the same eight queries for 5 deals or 5 million.
 
-    ``open_totals``, the stage totals of exactly ``deals`` (the board without filters), gives the
-    open columns' totals from the few rows the triggers keep instead of summing every open deal
-    (half a million for someone who sees the whole firm). With a filter the deals are summed."""
-    since = now - datetime.timedelta(days=CLOSED_WINDOW_DAYS)
+    ``open_totals`` and ``closed_totals``, the kept totals of exactly ``deals`` (the board without
+    filters), give the columns' totals from the few rows the triggers keep instead of summing
+    every open deal (half a million for someone who sees the whole firm) and every deal closed
+    in the window (137,000), the closed ones by day. With a filter the deals are summed."""
+    since = window_start(now)
     # A closed deal entered its closed stage when it closed: filtering on stage_entered_at keeps
     # every column an index range (deal_board*), where closed_at would need the table.
     on_board = deals.filter(~Q(stage__in=CLOSED_STAGES) | Q(stage_entered_at__gte=since))
@@ -59,8 +69,7 @@ def board_columns(
         Sum(F("amount") * F("probability")) / Decimal(100), output_field=DecimalField(max_digits=24, decimal_places=2)
     )
     # Two aggregates, each an index range (open stages; closed ones since the window began),
-    # where one with "open OR recently closed" would read every deal the user may see. The
-    # closed columns depend on the time, which no kept total can: they are always summed.
+    # where one with "open OR recently closed" would read every deal the user may see.
     if open_totals is None:
         open_rows = (
             deals.filter(stage__in=OPEN_STAGES)
@@ -79,12 +88,24 @@ def board_columns(
                 weighted_sum=ExpressionWrapper(Sum("weighted") / Decimal(100), output_field=weighted.output_field),
             )
         )
-    closed_rows = (
-        deals.filter(stage__in=CLOSED_STAGES, stage_entered_at__gte=since)
-        .order_by()
-        .values("stage")
-        .annotate(n=Count("id"), amount_sum=Sum("amount"), weighted_sum=weighted)
-    )
+    if closed_totals is None:
+        closed_rows = (
+            deals.filter(stage__in=CLOSED_STAGES, stage_entered_at__gte=since)
+            .order_by()
+            .values("stage")
+            .annotate(n=Count("id"), amount_sum=Sum("amount"), weighted_sum=weighted)
+        )
+    else:
+        closed_rows = (
+            closed_totals.filter(stage__in=CLOSED_STAGES, day__gte=since.date())
+            .order_by()
+            .values("stage")
+            .annotate(
+                n=Sum("count"),
+                amount_sum=Sum("amount"),
+                weighted_sum=ExpressionWrapper(Sum("weighted") / Decimal(100), output_field=weighted.output_field),
+            )
+        )
     totals = {row["stage"]: row for rows in (open_rows, closed_rows) for row in rows}
     columns = []
     for stage in Stage.values:
@@ -114,6 +135,14 @@ def board_columns(
     return columns
 
 
+def window_start(now: datetime.datetime) -> datetime.datetime:
+    """Where the closed columns' window begins: the start of the UTC day CLOSED_WINDOW_DAYS ago,
+    so that the cards and the kept per-day totals (ClosedDayTotal, by UTC day) cover the same
+    deals."""
+    day = (now - datetime.timedelta(days=CLOSED_WINDOW_DAYS)).astimezone(datetime.UTC).date()
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
+
+
 def is_filtered(filterset: DealFilter) -> bool:
     """Whether a filter narrows the deals below the user's scope (a valid filterset)."""
     if not filterset.is_bound:
@@ -140,8 +169,16 @@ def board(request: HttpRequest) -> HttpResponse:
         context["columns"] = []
         return render(request, "funnel/board.html", context)
     # Without a filter the board shows all the user may see, which the stage totals hold.
-    open_totals = None if is_filtered(filterset) else StageTotal.objects.visible_to(request.user)
-    context["columns"] = board_columns(filterset.qs, settings, now, open_totals=open_totals)
+    if is_filtered(filterset):
+        context["columns"] = board_columns(filterset.qs, settings, now)
+    else:
+        context["columns"] = board_columns(
+            filterset.qs,
+            settings,
+            now,
+            open_totals=StageTotal.objects.visible_to(request.user),
+            closed_totals=ClosedDayTotal.objects.visible_to(request.user),
+        )
     template = "funnel/board.html"
     if request.htmx and not request.htmx.boosted:
         template += "#columns"

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from funnel.models import Deal, StageSetting, StageTotal
+from funnel.models import ClosedDayTotal, Deal, StageSetting, StageTotal
 from tests.factories import CustomerFactory, DealFactory
 
 pytestmark = pytest.mark.django_db
@@ -249,10 +249,15 @@ def test_the_unfiltered_board_shows_what_summing_the_deals_shows(
 def test_only_the_unfiltered_board_reads_the_kept_totals(client, risk_officer, rm1, team, customer, other_customer):
     DealFactory(customer=customer, expected_close=datetime.date(2030, 1, 1))
     DealFactory(customer=other_customer, stage="preliminary")
+    now = timezone.now()
+    DealFactory(customer=customer, stage="funded", closed_at=now, stage_entered_at=now)
     client.force_login(risk_officer)
     # Spoil the kept totals: a board that reads them shows it, one that sums the deals does not.
     StageTotal.objects.update(count=F("count") + 100)
+    ClosedDayTotal.objects.update(count=F("count") + 100)
     assert count_in(client.get(BOARD).content.decode(), "prospect") == 101
+    assert count_in(client.get(BOARD).content.decode(), "funded") == 101
+    assert count_in(client.get(BOARD, {"amount_min": "0"}).content.decode(), "funded") == 1
     # The filter form sent with every field at "All" filters nothing.
     assert count_in(client.get(BOARD, {"owner": "", "tier": "", "amount_min": ""}).content.decode(), "prospect") == 101
     for filters in (

@@ -13,7 +13,7 @@ from django.utils import timezone
 from customers.services import customer_update
 from funnel import services
 from funnel.models import Deal, Stage, StageSetting, StageTotal
-from tests.conftest import stage_totals_kept, stage_totals_live
+from tests.conftest import closed_totals_kept, closed_totals_live, stage_totals_kept, stage_totals_live
 from tests.factories import DealFactory, move
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +107,7 @@ def row_versions() -> list[str]:
 
 def test_emptying_the_deal_table_empties_the_totals(customer):
     DealFactory.create_batch(2, customer=customer)
+    DealFactory(customer=customer, stage="lost", lost_reason="pricing")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # The test's transaction holds deferred foreign-key checks, which TRUNCATE refuses.
@@ -115,5 +116,8 @@ def test_emptying_the_deal_table_empties_the_totals(customer):
         else:  # SQLite has no TRUNCATE; its DELETE without WHERE runs the row triggers.
             cursor.execute("DELETE FROM funnel_deal")
     assert stage_totals_kept() == {} == stage_totals_live()
+    assert closed_totals_kept() == {} == closed_totals_live()
     DealFactory(customer=customer)
+    DealFactory(customer=customer, stage="funded")
     assert stage_totals_kept() == stage_totals_live()
+    assert closed_totals_kept() == closed_totals_live() != {}

@@ -1,4 +1,4 @@
-"""Migration 0008 counts the deals already there (the two-million-deal benchmark database gets
+"""Migrations 0008 and 0010 count the deals already there (the two-million-deal benchmark database gets
 right totals), and goes back cleanly: without its table and triggers deals are written as
 before, and migrating forward again counts those too."""
 
@@ -6,9 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
+from django.utils import timezone
 
 from funnel.models import Deal
-from tests.conftest import stage_totals_kept, stage_totals_live
+from tests.conftest import closed_totals_kept, closed_totals_live, stage_totals_kept, stage_totals_live
 from tests.factories import DealFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -20,12 +21,16 @@ def test_the_migration_counts_the_deals_already_there_and_reverses(customer, oth
         call_command("migrate", "funnel", "0007", verbosity=0)
         assert "funnel_stagetotal" not in connection.introspection.table_names()
         DealFactory(customer=other_customer, stage="approved", probability=80)
+        DealFactory(customer=other_customer, stage="funded", stage_entered_at=timezone.now())
         Deal.objects.filter(customer=customer).update(amount=F("amount") + 1)
         Deal.objects.filter(customer=customer).first().delete()
     finally:
         call_command("migrate", "funnel", verbosity=0)
     kept = stage_totals_kept()
     assert kept == stage_totals_live()
-    assert len(kept) == 2
+    assert len(kept) == 3
+    assert closed_totals_kept() == closed_totals_live() != {}
     DealFactory(customer=other_customer)  # the triggers are back
+    DealFactory(customer=customer, stage="lost", lost_reason="pricing")
     assert stage_totals_kept() == stage_totals_live()
+    assert closed_totals_kept() == closed_totals_live()
