@@ -89,7 +89,7 @@ def stale_condition(spec: ScorecardSpec, *, policies: dict, today: date) -> Q:
     if condition and connection.vendor == "postgresql":
         # Implied by the condition (a source older than some tier's limit is older than the
         # latest limit, and LEAST skips NULLs), and an index range on the oldest source date
-        # (customer_oldest_source, per team too): only the customers with an old source are
+        # (customer_team_oldest_source): only the team's customers with an old source are
         # read, not the whole scope. SQLite's MIN() of a NULL is NULL, so it goes without.
         latest = max(today - timedelta(days=p.max_data_age_days) for p in policies.values())
         condition &= Q(LessThan(OLDEST_SOURCE, latest))

@@ -65,13 +65,4 @@ class Migration(migrations.Migration):
                 name="customer_team_oldest_source",
             ),
         ),
-        migrations.AddIndex(
-            model_name="customer",
-            index=models.Index(
-                django.db.models.functions.comparison.Least(
-                    "credit_report_date", "statement_date", "funding_need_date"
-                ),
-                name="customer_oldest_source",
-            ),
-        ),
     ]

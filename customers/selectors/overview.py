@@ -199,7 +199,7 @@ def quality_counts(queryset: QuerySet, *, spec: ScorecardSpec, policies: dict, t
     """How many customers are incomplete, how many stale and how many either, by the rule of
     customers.quality, each capped at crm.keyset.COUNT_CAP: a full count would read the whole
     scope (a million rows for an admin) on every view of the page. Two queries, each reading
-    at most 1,001 ids through its own index (customer_*incomplete, customer_*oldest_source);
+    at most 1,001 ids (customer_*incomplete; a team's stale ones by customer_team_oldest_source);
     "either" is their union, which is exact unless one of them was capped — and then so is it."""
     cap = keyset.COUNT_CAP
     found = []
