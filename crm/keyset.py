@@ -195,12 +195,12 @@ def page_context(
     order: Order | None = None,
     field: str | None = None,
     size: int = PAGE_SIZE,
-    count: tuple[int, bool] | None = None,
+    counted: tuple[int, bool] | None = None,
 ) -> dict:
     """What a keyset list template needs: the page the request's cursor asks for, the capped
     count and the filters' query string for the paging links (templates/crm/keyset_pager.html).
-    ``count``: the rows' capped count (count, capped) where the caller has it more cheaply."""
-    count, capped = capped_count(rows) if count is None else count
+    ``counted``: the rows' capped count (count, capped) where the caller has it more cheaply."""
+    count, capped = capped_count(rows) if counted is None else counted
     return {
         "page": keyset_page(
             rows,

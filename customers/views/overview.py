@@ -151,7 +151,7 @@ def data_quality(request: HttpRequest) -> HttpResponse:
             needing.select_related("owner", "team"),
             order=ORDER,
             size=PAGE_SIZE,
-            count=(counts.needing, counts.needing_capped),
+            counted=(counts.needing, counts.needing_capped),
         )
         context.update(listing)
         context["counts"] = counts
