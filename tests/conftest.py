@@ -510,3 +510,25 @@ def closed_totals_live() -> dict[DayKey, tuple[int, Decimal, Decimal]]:
         entry[1] += amount
         entry[2] += amount * probability
     return {key: (n, Decimal(a), Decimal(w)) for key, (n, a, w) in live.items()}
+
+
+# --- Alerts' counts ------------------------------------------------------------------------------
+AlertKey = tuple[int, int, str, str]
+
+
+def alert_totals_kept() -> dict[AlertKey, int]:
+    """Alerts per (owner, team, severity, status) as the triggers keep them
+    (risk.models.AlertTotal); rows emptied to 0 are left out."""
+    from risk.models import AlertTotal
+
+    return {
+        (row.owner_id, row.team_id, row.severity, row.status): row.count for row in AlertTotal.objects.exclude(count=0)
+    }
+
+
+def alert_totals_live() -> dict[AlertKey, int]:
+    """The same counts from the alerts themselves."""
+    from risk.models import Alert
+
+    rows = Alert.objects.order_by().values("owner_id", "team_id", "severity", "status").annotate(n=Count("id"))
+    return {(r["owner_id"], r["team_id"], r["severity"], r["status"]): r["n"] for r in rows}

@@ -2,7 +2,8 @@
 
 - ``facilities``: facilities, their schedules and repayments;
 - ``alerts``: alert rules, alerts, their events and the managers' digests;
-- ``rollup``: the dashboard's monthly figures."""
+- ``rollup``: the dashboard's monthly figures;
+- ``totals``: the alerts counted per RM, team, severity and status."""
 
 from risk.models.alerts import (
     ACT_ON,
@@ -28,6 +29,7 @@ from risk.models.facilities import (
 from risk.models.rollup import (
     RiskMonth,
 )
+from risk.models.totals import AlertTotal
 
 __all__ = [
     "ACT_ON",
@@ -44,6 +46,7 @@ __all__ = [
     "AlertRule",
     "AlertSeverity",
     "AlertStatus",
+    "AlertTotal",
     "Facility",
     "Repayment",
     "RepaymentInstallment",

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db.models import F
 from django.urls import reverse
 
 from crm.models import Job, JobLock
@@ -19,7 +20,7 @@ from crm.scope import Scope
 from customers.models import Customer
 from risk.dashboard import Figures, Kpi, default_periods, percent, risk_report, rollup_rebuild
 from risk.dashboard.forms import DashboardForm
-from risk.models import Alert, AlertRule, AlertStatus, RiskMonth
+from risk.models import Alert, AlertRule, AlertStatus, AlertTotal, RiskMonth
 from tests.conftest import broker_at, free_port, silent_server
 from tests.factories import CustomerFactory, FacilityFactory, add_installments, customer_form_data, make_user
 
@@ -329,6 +330,21 @@ def test_risk_officer_sees_everything_and_can_narrow_to_a_team(
     assert f"team={other_team.code}" in narrowed  # links keep the team
     assert hook(f"team-{other_team.code}-critical", "1") in narrowed
     assert narrowed.count("data-team=") == 1
+
+
+def test_unresolved_counts_come_from_the_kept_counts_cut_to_the_scope(
+    live, client, rm1, manager, risk_officer, team, other_team
+):
+    """The counts are the database's kept ones (risk.models.AlertTotal): spoiled by 100, every
+    role sees its own rows spoiled, and no one sees another's."""
+    AlertTotal.objects.update(count=F("count") + 100)
+    assert hook("open-critical", "101") in render(client, rm1)  # their one open critical alert
+    assert hook("alerts-unresolved", "303") in render(client, manager)  # three rows of the team
+    html = render(client, risk_officer)
+    assert hook(f"team-{team.code}-all", "303") in html
+    assert hook(f"team-{other_team.code}-all", "101") in html
+    narrowed = render(client, risk_officer, f"?team={other_team.code}")
+    assert hook("alerts-unresolved", "101") in narrowed
 
 
 def test_team_filter_is_not_offered_to_a_manager(live, client, manager, other_team, west_customer):
