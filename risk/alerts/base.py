@@ -4,6 +4,7 @@ import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from customers.choices import Tier
@@ -15,14 +16,26 @@ TIER_RANK = {Tier.AA: 3, Tier.A: 2, Tier.B: 1}
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of alert rule. ``bad_customers`` must stay set-based — one query for the whole
+    """One kind of alert rule. Its bad state must stay set-based — one query for the whole
     portfolio, no Python loop over customers — because every rule runs over every customer
-    each hour; ``observe`` runs only for the few that just turned bad, a batch at a time."""
+    each hour; ``observe`` runs only for the few that just turned bad, a batch at a time.
+
+    The bad state is either a ``condition`` on the customer row (a Q: the evaluation decides
+    every such rule of a batch in one pass over its rows) or ``bad_customers``, a query of its
+    own over other tables."""
 
     defaults: dict
     check_params: Callable[[dict], list]  # params with defaults applied -> problems
-    bad_customers: Callable[..., Iterable[int]]  # (queryset of customers, params, today) -> ids
     observe: Callable[..., dict]  # (customer ids, params, today) -> {customer id: observation}
+    condition: Callable[[dict, datetime.date], Q] | None = None  # (params, today) -> Q on Customer
+    bad_customers: Callable[..., Iterable[int]] | None = None  # (queryset of customers, params, today) -> ids
+
+    def bad(self, customers: QuerySet, params: dict, today: datetime.date) -> Iterable[int]:
+        """The ids of ``customers`` in the bad state as of ``today``."""
+        if self.condition is not None:
+            return customers.filter(self.condition(params, today)).values_list("pk", flat=True)
+        assert self.bad_customers is not None, "a kind needs a condition or bad_customers"
+        return self.bad_customers(customers, params, today)
 
 
 def text(value) -> str | None:

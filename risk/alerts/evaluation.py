@@ -18,9 +18,12 @@ Only customers whose state may have changed are locked; those bad at the last ru
 
 import datetime
 import logging
+import operator
 from collections.abc import Iterable
+from functools import reduce
 
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
 from customers.models import Customer
@@ -56,6 +59,7 @@ def evaluate(
     rules = AlertRule.objects.filter(enabled=True, kind__in=list(KINDS))
     if rule_ids is not None:
         rules = rules.filter(pk__in=list(rule_ids))
+    valid = []
     for rule in rules:
         problems = rule_problems(kind=rule.kind, params=rule.params, tiers=rule.tiers)
         if problems:
@@ -63,11 +67,57 @@ def evaluate(
             # rather than stopping every rule after it.
             log.error("alert rule %s (%s) skipped, invalid: %s", rule.pk, rule.kind, problems)
             continue
-        counts = _evaluate_rule(rule, today=today, now=now, lo=lo, hi=hi)
+        valid.append(rule)
+    on_row = _bad_on_the_row([rule for rule in valid if KINDS[rule.kind].condition is not None], today, lo, hi)
+    for rule in valid:
+        counts = _evaluate_rule(rule, today=today, now=now, lo=lo, hi=hi, bad=on_row.get(rule.pk))
         log.info("alert rule %s (%s): %s", rule.pk, rule.kind, counts)
         for key, value in counts.items():
             totals[key] += value
     return totals
+
+
+def _customers(rule: AlertRule, lo: int | None, hi: int | None) -> QuerySet:
+    # No ordering: the customers' default (by name) would walk the name index of the whole
+    # table to put a batch's rows in order for a set that has none.
+    customers = Customer.objects.filter(**_id_range(lo, hi)).order_by()
+    if rule.tiers:
+        customers = customers.filter(tier__in=rule.tiers)
+    return customers
+
+
+def _bad_on_the_row(rules: list[AlertRule], today: datetime.date, lo: int | None, hi: int | None) -> dict[int, set]:
+    """{rule id: the customers in its bad state} for rules whose bad state is a condition on
+    the customer row, decided together in one pass over the batch's rows: one query per rule
+    read the same 50,000 rows five times over (50–140 ms each at 1M customers). Only the
+    customers bad under some rule come back, each with a flag per rule."""
+    if len(rules) < 2:
+        return {}  # one rule: its own query is the one pass
+    conditions = {}
+    for rule in rules:
+        kind = KINDS[rule.kind]
+        condition = kind.condition(_params(rule), today)
+        if rule.tiers:
+            condition &= Q(tier__in=rule.tiers)
+        conditions[f"bad_{rule.pk}"] = condition
+    rows = (
+        Customer.objects.filter(**_id_range(lo, hi))
+        .filter(reduce(operator.or_, conditions.values()))
+        .order_by()
+        .annotate(**{name: ExpressionWrapper(c, output_field=BooleanField()) for name, c in conditions.items()})
+        .values_list("pk", *conditions)
+    )
+    bad: dict[int, set] = {rule.pk: set() for rule in rules}
+    for pk, *flags in rows.iterator(chunk_size=10_000):
+        for rule, flag in zip(rules, flags, strict=True):
+            if flag:
+                bad[rule.pk].add(pk)
+    return bad
+
+
+def _params(rule: AlertRule) -> dict:
+    kind = KINDS[rule.kind]
+    return {**kind.defaults, **rule.params}
 
 
 def _id_range(lo: int | None, hi: int | None, field: str = "pk") -> dict:
@@ -75,16 +125,19 @@ def _id_range(lo: int | None, hi: int | None, field: str = "pk") -> dict:
 
 
 def _evaluate_rule(
-    rule: AlertRule, *, today: datetime.date, now: datetime.datetime, lo: int | None, hi: int | None
+    rule: AlertRule,
+    *,
+    today: datetime.date,
+    now: datetime.datetime,
+    lo: int | None,
+    hi: int | None,
+    bad: set[int] | None = None,
 ) -> dict:
+    """``bad``: the rule's bad customers when already found (``_bad_on_the_row``)."""
     kind = KINDS[rule.kind]
-    params = {**kind.defaults, **rule.params}
-    # No ordering: the customers' default (by name) would walk the name index of the whole
-    # table to put a batch's rows in order for a set that has none.
-    customers = Customer.objects.filter(**_id_range(lo, hi)).order_by()
-    if rule.tiers:
-        customers = customers.filter(tier__in=rule.tiers)
-    bad = set(kind.bad_customers(customers, params, today))
+    params = _params(rule)
+    if bad is None:
+        bad = set(kind.bad(_customers(rule, lo, hi), params, today))
     # Customers bad at the last run that may have recovered (including any that since left the
     # rule's tiers: out of scope is not bad).
     was_bad = set(

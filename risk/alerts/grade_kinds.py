@@ -1,13 +1,15 @@
 """Kinds that watch a customer's grade and the data it is computed from: tier downgrade, score
-drop, bureau downgrade, debt ratio, stale scorecard inputs. Each bad set is one filter over the
-customer table (the grading inputs and outputs are columns of it, kept current by
-customers.services.intake and customers.regrade)."""
+drop, bureau downgrade, debt ratio, stale scorecard inputs. Each bad state is a condition on the
+customer row (the grading inputs and outputs are columns of it, kept current by
+customers.services.intake and customers.regrade), so the evaluation decides all of these rules
+for a batch of customers in one pass over their rows (risk.alerts.evaluation)."""
 
 import datetime
 from collections import defaultdict
 
 from django.db.models import Case, DecimalField, F, IntegerField, Q, Value, When, Window
 from django.db.models.functions import Round, RowNumber
+from django.db.models.lookups import GreaterThanOrEqual
 
 from customers.choices import CreditRating
 from customers.models import Customer, Grade, TierPolicy
@@ -20,14 +22,14 @@ RATING_RANK = {rating: len(CreditRating.values) - i for i, rating in enumerate(C
 
 
 # --- Tier downgrade and score drop: the latest grade change --------------------------------------
-def tier_downgrade_bad(customers, params: dict, today: datetime.date):
+def tier_downgrade_condition(params: dict, today: datetime.date) -> Q:
     lowered = Q(pk__in=[])
     for old in params["from_tiers"]:
         lower = [t for t, rank in TIER_RANK.items() if rank < TIER_RANK[old]]
         lowered |= Q(previous_tier=old, tier__in=lower)
     # previous_tier is the tier before the latest grade change (customers.regrade): the state
     # stays bad until the next grade change, and an upgrade in between ends it.
-    return customers.filter(lowered).values_list("pk", flat=True)
+    return lowered
 
 
 def grade_change_observe(ids: list[int], params: dict, today: datetime.date) -> dict:
@@ -71,15 +73,12 @@ def _score_drop():
     return Round(F("previous_score") - F("score"), 2, output_field=SCORE)
 
 
-def score_drop_bad(customers, params: dict, today: datetime.date):
+def score_drop_condition(params: dict, today: datetime.date) -> Q:
     # previous_score is the score before the latest grade change (customers.regrade), like
     # previous_tier: the drop stays until the next grade change. NULL on either side compares
     # as unknown, so a first grade (no previous score) never counts as a drop.
-    return (
-        customers.filter(score__isnull=False, previous_score__isnull=False)
-        .annotate(drop=_score_drop())
-        .filter(drop__gte=number(params["points"]))
-        .values_list("pk", flat=True)
+    return Q(score__isnull=False, previous_score__isnull=False) & Q(
+        GreaterThanOrEqual(_score_drop(), Value(number(params["points"]), output_field=SCORE))
     )
 
 
@@ -99,15 +98,17 @@ def _rating_rank(field: str) -> Case:
     return Case(*whens, default=Value(None), output_field=IntegerField())
 
 
-def bureau_downgrade_bad(customers, params: dict, today: datetime.date):
+def bureau_downgrade_condition(params: dict, today: datetime.date) -> Q:
     # previous_bureau_rating is the rating of the report before the newest one (customers.services.intake):
     # the state lasts until a newer report arrives.
     return (
-        customers.exclude(bureau_rating="")
-        .exclude(previous_bureau_rating="")
-        .annotate(new_rank=_rating_rank("bureau_rating"), old_rank=_rating_rank("previous_bureau_rating"))
-        .filter(old_rank__gte=F("new_rank") + params["notches"])
-        .values_list("pk", flat=True)
+        ~Q(bureau_rating="")
+        & ~Q(previous_bureau_rating="")
+        & Q(
+            GreaterThanOrEqual(
+                _rating_rank("previous_bureau_rating"), _rating_rank("bureau_rating") + params["notches"]
+            )
+        )
     )
 
 
@@ -127,9 +128,9 @@ def bureau_downgrade_observe(ids: list[int], params: dict, today: datetime.date)
 
 
 # --- Debt ratio ------------------------------------------------------------------------------------
-def debt_ratio_high_bad(customers, params: dict, today: datetime.date):
+def debt_ratio_high_condition(params: dict, today: datetime.date) -> Q:
     # NULL (no statement yet, or zero assets) is missing data, not a high ratio.
-    return customers.filter(debt_ratio__gt=number(params["above"])).values_list("pk", flat=True)
+    return Q(debt_ratio__gt=number(params["above"]))
 
 
 def debt_ratio_high_observe(ids: list[int], params: dict, today: datetime.date) -> dict:
@@ -159,16 +160,16 @@ def _policy_ages() -> dict[str, int]:
     return dict(TierPolicy.objects.values_list("tier", "max_data_age_days"))
 
 
-def inputs_stale_bad(customers, params: dict, today: datetime.date):
+def inputs_stale_condition(params: dict, today: datetime.date) -> Q:
     days = params["days"]
     if days is not None:
-        return customers.filter(_older_than(today - datetime.timedelta(days=days))).values_list("pk", flat=True)
-    # Each tier by its own policy's limit, in one statement: one OR'd condition per policy.
-    # A tier without a policy has no limit, so its customers are never stale here.
+        return _older_than(today - datetime.timedelta(days=days))
+    # Each tier by its own policy's limit: one OR'd condition per policy. A tier without a
+    # policy has no limit, so its customers are never stale here.
     condition = Q(pk__in=[])
     for tier, max_age in _policy_ages().items():
         condition |= Q(tier=tier) & _older_than(today - datetime.timedelta(days=max_age))
-    return customers.filter(condition).values_list("pk", flat=True)
+    return condition
 
 
 def inputs_stale_observe(ids: list[int], params: dict, today: datetime.date) -> dict:

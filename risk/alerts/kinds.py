@@ -13,19 +13,19 @@ KINDS: dict[str, Kind] = {
     AlertKind.TIER_DOWNGRADE: Kind(
         defaults={"from_tiers": [Tier.AA.value, Tier.A.value]},
         check_params=checks.check_from_tiers,
-        bad_customers=grade_kinds.tier_downgrade_bad,
+        condition=grade_kinds.tier_downgrade_condition,
         observe=grade_kinds.grade_change_observe,
     ),
     AlertKind.SCORE_DROP: Kind(
         defaults={"points": 10},
         check_params=checks.check_points,
-        bad_customers=grade_kinds.score_drop_bad,
+        condition=grade_kinds.score_drop_condition,
         observe=grade_kinds.score_drop_observe,
     ),
     AlertKind.BUREAU_DOWNGRADE: Kind(
         defaults={"notches": 1},
         check_params=checks.check_notches,
-        bad_customers=grade_kinds.bureau_downgrade_bad,
+        condition=grade_kinds.bureau_downgrade_condition,
         observe=grade_kinds.bureau_downgrade_observe,
     ),
     AlertKind.PAYMENT_OVERDUE: Kind(
@@ -37,7 +37,7 @@ KINDS: dict[str, Kind] = {
     AlertKind.DEBT_RATIO_HIGH: Kind(
         defaults={"above": "0.70"},
         check_params=checks.check_above,
-        bad_customers=grade_kinds.debt_ratio_high_bad,
+        condition=grade_kinds.debt_ratio_high_condition,
         observe=grade_kinds.debt_ratio_high_observe,
     ),
     AlertKind.LIMIT_BREACH: Kind(
@@ -61,7 +61,7 @@ KINDS: dict[str, Kind] = {
     AlertKind.INPUTS_STALE: Kind(
         defaults={"days": None},  # None: each customer's tier policy (max_data_age_days)
         check_params=checks.check_optional_days,
-        bad_customers=grade_kinds.inputs_stale_bad,
+        condition=grade_kinds.inputs_stale_condition,
         observe=grade_kinds.inputs_stale_observe,
     ),
 }

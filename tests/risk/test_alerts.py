@@ -207,7 +207,7 @@ def test_overdue_rule_and_the_facility_selector_agree_on_who_is_overdue(rm1):
     seen = set()
     for today in (datetime.date(2025, m, d) for m, d in [(3, 31), (4, 1), (4, 30), (5, 1), (5, 9), (5, 31), (7, 15)]):
         for days in (0, 1, 9, 30, 31):
-            by_totals = set(kind.bad_customers(Customer.objects.all(), {"days": days}, today))
+            by_totals = set(kind.bad(Customer.objects.all(), {"days": days}, today))
             by_waterfall = set(facilities_overdue_more_than(days, today=today).values_list("customer_id", flat=True))
             assert by_totals == by_waterfall, (today, days)
             seen.add(len(by_totals))

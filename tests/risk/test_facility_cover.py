@@ -133,7 +133,7 @@ class Cover(RuleBasedStateMachine):
         kind = KINDS[AlertKind.PAYMENT_OVERDUE]
         for offset, days in ((60, 0), (130, 30), (400, 0)):
             today = START + datetime.timedelta(days=offset)
-            by_rule = set(kind.bad_customers(Customer.objects.all(), {"days": days}, today))
+            by_rule = set(kind.bad(Customer.objects.all(), {"days": days}, today))
             by_selector = set(facilities_overdue_more_than(days, today=today).values_list("customer_id", flat=True))
             assert by_rule == by_selector, (today, days)
 
