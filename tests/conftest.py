@@ -532,3 +532,29 @@ def alert_totals_live() -> dict[AlertKey, int]:
 
     rows = Alert.objects.order_by().values("owner_id", "team_id", "severity", "status").annotate(n=Count("id"))
     return {(r["owner_id"], r["team_id"], r["severity"], r["status"]): r["n"] for r in rows}
+
+
+AlertDayKey = tuple[int, int, str, date]
+
+
+def alert_days_kept() -> dict[AlertDayKey, int]:
+    """Alerts opened per (owner, team, severity, local day) as the triggers keep them
+    (risk.models.AlertDayTotal); rows emptied to 0 are left out."""
+    from risk.models import AlertDayTotal
+
+    return {
+        (row.owner_id, row.team_id, row.severity, row.day): row.count for row in AlertDayTotal.objects.exclude(count=0)
+    }
+
+
+def alert_days_live() -> dict[AlertDayKey, int]:
+    """The same from the alerts, each dated in TIME_ZONE (Asia/Shanghai) by Python."""
+    from django.utils import timezone
+
+    from risk.models import Alert
+
+    live: dict[AlertDayKey, int] = {}
+    for owner, team, severity, opened in Alert.objects.values_list("owner_id", "team_id", "severity", "opened_at"):
+        key = (owner, team, severity, timezone.localdate(opened))
+        live[key] = live.get(key, 0) + 1
+    return live

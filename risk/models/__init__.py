@@ -29,7 +29,7 @@ from risk.models.facilities import (
 from risk.models.rollup import (
     RiskMonth,
 )
-from risk.models.totals import AlertTotal
+from risk.models.totals import AlertDayTotal, AlertDayZone, AlertTotal
 
 __all__ = [
     "ACT_ON",
@@ -39,6 +39,8 @@ __all__ = [
     "UNRESOLVED",
     "Alert",
     "AlertCondition",
+    "AlertDayTotal",
+    "AlertDayZone",
     "AlertDigest",
     "AlertEvent",
     "AlertEventKind",

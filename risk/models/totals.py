@@ -41,3 +41,48 @@ class AlertTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_id}/{self.team_id} {self.severity} {self.status}: {self.count}"
+
+
+class AlertDayTotal(models.Model):
+    """How many alerts were opened on a local day, per (RM, team, severity, day), whatever
+    their status since: the dashboard's "new alerts per week" chart sums a user's rows of its
+    twelve weeks instead of bucketing every alert opened in them (362,881 after a first
+    evaluation at 1M customers: 80 ms of SQL on two parallel workers per load).
+
+    ``day`` is the date of ``opened_at`` in the zone recorded in ``AlertDayZone``, the zone
+    the triggers of migration 0015 were created with (settings.TIME_ZONE at that time). Kept by
+    those triggers like AlertTotal."""
+
+    owner_id = models.BigIntegerField()
+    team_id = models.BigIntegerField()
+    severity = models.CharField(max_length=10)
+    day = models.DateField()
+    count = models.IntegerField(default=0)
+
+    objects = AlertTotalQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner_id", "team_id", "severity", "day"], name="alert_day_total_key"),
+        ]
+        indexes = [
+            # The weeks of the firm (risk officers, admins) and of a team; an RM's rows are a
+            # range of the key.
+            models.Index(fields=["day"], include=["severity", "count"], name="alert_day_total_day"),
+            models.Index(fields=["team_id", "day"], include=["severity", "count"], name="alert_day_total_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id}/{self.team_id} {self.severity} {self.day}: {self.count}"
+
+
+class AlertDayZone(models.Model):
+    """The one row naming the time zone whose dates ``AlertDayTotal.day`` holds. Readers use the
+    kept days only while it is settings.TIME_ZONE; after a change of TIME_ZONE they count from
+    the alerts until the triggers are made again in the new zone (``manage.py migrate risk
+    0014`` then ``manage.py migrate risk``)."""
+
+    zone = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return self.zone

@@ -18,9 +18,9 @@ from crm.roles import Role
 from customers.models import Customer
 from customers.services import customer_update
 from risk.alerts.inserts import insert_alerts
-from risk.models import Alert, AlertSeverity, AlertStatus, AlertTotal
+from risk.models import Alert, AlertDayTotal, AlertDayZone, AlertSeverity, AlertStatus, AlertTotal
 from risk.services.alerts import alert_acknowledge, alert_resolve
-from tests.conftest import alert_totals_kept, alert_totals_live
+from tests.conftest import alert_days_kept, alert_days_live, alert_totals_kept, alert_totals_live
 from tests.factories import AlertFactory, AlertRuleFactory, CustomerFactory, make_user
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +29,17 @@ pytestmark = pytest.mark.django_db
 def test_a_raised_alert_is_counted_under_its_customers_rm_and_team(customer, rm1):
     AlertFactory(customer=customer, rule__severity=AlertSeverity.CRITICAL)
     assert alert_totals_kept() == {(rm1.pk, rm1.team_id, "critical", "open"): 1}
+
+
+def test_an_alert_counts_on_its_local_day(customer, rm1):
+    """16:30 UTC is half past midnight the next day in Shanghai."""
+    evening = datetime.datetime(2026, 3, 1, 16, 30, tzinfo=datetime.UTC)
+    AlertFactory(customer=customer, opened_at=evening)
+    AlertFactory(customer=customer, opened_at=evening - datetime.timedelta(hours=1))
+    assert alert_days_kept() == {
+        (rm1.pk, rm1.team_id, "warning", datetime.date(2026, 3, 2)): 1,
+        (rm1.pk, rm1.team_id, "warning", datetime.date(2026, 3, 1)): 1,
+    }
 
 
 def test_the_evaluations_bulk_insert_is_counted(customer, other_customer, west_customer, rm1, rm2, rm_west):
@@ -40,6 +51,7 @@ def test_the_evaluations_bulk_insert_is_counted(customer, other_customer, west_c
         (rm_west.pk, rm_west.team_id, "info", "open"): 1,
     }
     assert alert_totals_kept() == alert_totals_live()
+    assert alert_days_kept() == alert_days_live()
 
 
 def test_acknowledging_and_resolving_move_the_count(customer, rm1, manager):
@@ -55,13 +67,15 @@ def test_the_alerts_follow_their_customer_to_another_rm(customer, rm1, rm_west, 
     customer_update(customer=customer, by=risk_officer, owner=rm_west)
     assert alert_totals_kept() == {(rm_west.pk, rm_west.team_id, "warning", "open"): 2}
     assert alert_totals_kept() == alert_totals_live()
+    assert alert_days_kept() == alert_days_live()
 
 
 def test_last_seen_stamps_write_no_counts(customer):
     AlertFactory.create_batch(3, customer=customer)
-    before = list(AlertTotal.objects.values_list("pk", "count"))
+    before = list(AlertTotal.objects.values_list("pk", "count")), list(AlertDayTotal.objects.values_list("pk", "count"))
     Alert.objects.update(last_seen_at=timezone.now())  # the hourly evaluation's stamp
-    assert list(AlertTotal.objects.values_list("pk", "count")) == before
+    after = list(AlertTotal.objects.values_list("pk", "count")), list(AlertDayTotal.objects.values_list("pk", "count"))
+    assert after == before
 
 
 def test_deleted_alerts_leave_the_counts(customer, other_customer):
@@ -69,6 +83,7 @@ def test_deleted_alerts_leave_the_counts(customer, other_customer):
     AlertFactory(customer=other_customer).delete()
     Alert.objects.filter(customer=customer).delete()
     assert alert_totals_kept() == {} == alert_totals_live()
+    assert alert_days_kept() == {} == alert_days_live()
 
 
 def test_emptying_the_alert_table_empties_the_counts(customer):
@@ -82,8 +97,10 @@ def test_emptying_the_alert_table_empties_the_counts(customer):
             cursor.execute("DELETE FROM risk_alertevent")
             cursor.execute("DELETE FROM risk_alert")
     assert alert_totals_kept() == {} == alert_totals_live()
+    assert alert_days_kept() == {} == alert_days_live()
     AlertFactory(customer=customer)
     assert alert_totals_kept() == alert_totals_live() != {}
+    assert alert_days_kept() == alert_days_live() != {}
 
 
 # --- Random play ---------------------------------------------------------------------------------
@@ -169,9 +186,19 @@ class AlertTotals(RuleBasedStateMachine):
         customer = Customer.objects.get(pk=self.customers[c].pk)
         customer_update(customer=customer, by=self.cast["risk"], owner=self.cast[rm])
 
+    @rule(i=picks, days=st.integers(0, 100), hour=st.sampled_from([0, 15, 16, 23]))
+    def backdate(self, i, days, hour):
+        """An alert opened at another time (a data fix): 15:30 and 16:30 UTC fall on two local
+        days in Shanghai."""
+        alert = self.pick(i)
+        if alert is not None:
+            opened = timezone.now().replace(hour=hour, minute=30) - datetime.timedelta(days=days)
+            Alert.objects.filter(pk=alert.pk).update(opened_at=opened)
+
     @invariant()
     def counts_equal_the_alerts(self):
         assert alert_totals_kept() == alert_totals_live()
+        assert alert_days_kept() == alert_days_live()
 
 
 def test_alert_counts_equal_the_alerts_under_random_play(team, other_team):
@@ -201,6 +228,7 @@ def test_the_migration_counts_the_alerts_already_there_and_reverses(customer, ot
     try:
         call_command("migrate", "risk", "0013", verbosity=0)
         assert "risk_alerttotal" not in connection.introspection.table_names()
+        assert "risk_alertdaytotal" not in connection.introspection.table_names()
         AlertFactory(customer=other_customer, rule__severity=AlertSeverity.CRITICAL)
         alert_acknowledge(alert=Alert.objects.filter(customer=customer).first(), by=manager)
     finally:
@@ -208,5 +236,8 @@ def test_the_migration_counts_the_alerts_already_there_and_reverses(customer, ot
     kept = alert_totals_kept()
     assert kept == alert_totals_live()
     assert len(kept) == 3
+    assert alert_days_kept() == alert_days_live() != {}
+    assert AlertDayZone.objects.get().zone == "Asia/Shanghai"
     AlertFactory(customer=other_customer)  # the triggers are back
     assert alert_totals_kept() == alert_totals_live()
+    assert alert_days_kept() == alert_days_live()
