@@ -515,12 +515,12 @@ def days_kept(db):
 
 
 def test_weeks_come_from_the_kept_days_cut_to_the_scope(days_kept, live, client, rm1, manager, risk_officer):
-    """Spoiled by 100 per kept row, every role sees its own rows spoiled, and no one another's.
+    """Spoiled by 1,000 per kept row, every role sees its own rows spoiled, and no one another's.
     (SQLite leaves rows of 0 behind under owner 0, from the moment an alert has no owner yet.)"""
-    AlertDayTotal.objects.exclude(count=0).update(count=F("count") + 100)
-    assert hook("weeks-total", "202") in render(client, rm1)  # two alerts on two days
-    assert hook("weeks-total", "303") in render(client, manager)
-    assert hook("week-2026-04-13", "202") in render(client, risk_officer)
+    AlertDayTotal.objects.exclude(count=0).update(count=F("count") + 1000)
+    assert hook("weeks-total", "2,002") in render(client, rm1)  # two alerts on two days
+    assert hook("weeks-total", "3,003") in render(client, manager)
+    assert hook("week-2026-04-13", "2,002") in render(client, risk_officer)
 
 
 def test_weeks_are_counted_from_the_alerts_when_the_kept_days_are_of_another_zone(
