@@ -558,3 +558,13 @@ def alert_days_live() -> dict[AlertDayKey, int]:
         key = (owner, team, severity, timezone.localdate(opened))
         live[key] = live.get(key, 0) + 1
     return live
+
+
+def unapplied_migrations() -> list[str]:
+    """Migrations of any app not applied to the test database (a test that migrates one app
+    back unapplies the others' migrations that depend on it)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{migration.app_label}.{migration.name}" for migration, _ in plan]
