@@ -9,6 +9,7 @@ value goes through ``Params``, never into the SQL text. Each app keeps its own d
 Runs on PostgreSQL and SQLite 3.35+ (UPDATE … FROM, RETURNING)."""
 
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -183,3 +184,43 @@ def analyze_stale(*models_: type[models.Model]) -> list[str]:
         for table in tables:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
     return tables
+
+
+# --- Yielding to people -------------------------------------------------------------------------
+# The web server's database sessions carry this application name (config/wsgi.py sets it before
+# the settings are read), so that background work can tell people's requests from other jobs.
+WEB_APPLICATION = "crm-web"
+
+
+def people_are_busy() -> bool:
+    """Whether the web server's sessions are at work in this database now or were a moment
+    ago: one is running a query or in a transaction, or changed state within the last second.
+    Always False on SQLite, which cannot tell."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name = %s AND pid <> pg_backend_pid()
+                    AND (state <> 'idle' OR state_change > now() - interval '1 second')
+            )
+            """,
+            [WEB_APPLICATION],
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def yield_to_people(worked: float) -> float:
+    """After a batch of heavy background work that took ``worked`` seconds: while people are
+    using the site, pause ``settings.BACKGROUND_YIELD`` times as long, so that the batch work
+    takes about 1 / (1 + BACKGROUND_YIELD) of a core and their pages keep the rest; on an idle
+    site, not at all. Returns the seconds paused."""
+    from django.conf import settings
+
+    pause = worked * settings.BACKGROUND_YIELD
+    if pause <= 0 or not people_are_busy():
+        return 0.0
+    time.sleep(pause)
+    return pause

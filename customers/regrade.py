@@ -14,6 +14,7 @@ uses too.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -21,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.dates import whole_years_since
-from crm.sql import Dialect, Params, id_batch, id_ranges
+from crm.sql import Dialect, Params, id_batch, id_ranges, yield_to_people
 from customers.choices import Tier
 from customers.grading import ATTRIBUTES, CATEGORICAL, GradeResult, ScorecardSpec, grade
 from customers.models import Customer, Grade, Scorecard, ScorecardStatus
@@ -107,11 +108,13 @@ class RegradeResult:
     customers: int = 0  # rows looked at
     written: int = 0  # customer rows rewritten (grade, terms or lapsed override)
     grades: int = 0  # grade history rows appended
+    paused: float = 0.0  # seconds spent yielding to people using the site (crm.sql.yield_to_people)
 
     def __iadd__(self, other: "RegradeResult") -> "RegradeResult":
         self.customers += other.customers
         self.written += other.written
         self.grades += other.grades
+        self.paused += other.paused
         return self
 
 
@@ -238,6 +241,8 @@ def regrade(
 
     Idempotent: a second run with nothing changed writes nothing. Each batch commits on its
     own, so an interrupted run leaves whole batches done and the next run finishes the rest.
+    Between batches of the whole portfolio it yields to people using the site
+    (crm.sql.yield_to_people).
     Two runs at once are safe: a row one of them rewrote no longer differs for the other."""
     scorecard = scorecard or active_scorecard()
     if scorecard is None:
@@ -260,7 +265,9 @@ def regrade(
             )
         total.customers = len(ids)
         return total
-    for lo, hi in id_ranges(Customer.objects.all(), batch_size):
+    ranges = list(id_ranges(Customer.objects.all(), batch_size))
+    for n, (lo, hi) in enumerate(ranges):
+        started = time.perf_counter()
         total += regrade_batch(
             scorecard_id=scorecard.pk,
             spec=spec,
@@ -270,6 +277,8 @@ def regrade(
             reason=reason,
             now=now,
         )
+        if n < len(ranges) - 1:
+            total.paused += yield_to_people(time.perf_counter() - started)
     total.customers = Customer.objects.count()
     log.info("re-graded %d customers: %d rows written, %d grades", total.customers, total.written, total.grades)
     return total
@@ -283,6 +292,7 @@ def regrade_range(*, lo: int, hi: int, reason: str) -> RegradeResult:
         log.warning("no active scorecard: nothing graded")
         return RegradeResult()
     policies = policies_by_tier()
+    started = time.perf_counter()
     result = regrade_batch(
         scorecard_id=scorecard.pk,
         spec=scorecard.spec(),
@@ -293,6 +303,8 @@ def regrade_range(*, lo: int, hi: int, reason: str) -> RegradeResult:
         now=timezone.now(),
     )
     result.customers = Customer.objects.filter(id__gte=lo, id__lt=hi).count()
+    # Before the worker takes the next batch: the pages keep most of the machine meanwhile.
+    result.paused = yield_to_people(time.perf_counter() - started)
     return result
 
 
