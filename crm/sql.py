@@ -195,7 +195,9 @@ WEB_APPLICATION = "crm-web"
 def people_are_busy() -> bool:
     """Whether the web server's sessions are at work in this database now or were a moment
     ago: one is running a query or in a transaction, or changed state within the last second.
-    Always False on SQLite, which cannot tell."""
+    Always False on SQLite, which cannot tell. PostgreSQL shows a session's state only to its
+    own database user (or to pg_read_all_stats): run the web server and the workers as one
+    user, or the workers never see anyone and never pause."""
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
