@@ -12,12 +12,11 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from hypothesis import HealthCheck, event, settings
+from hypothesis import event
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import initialize, invariant, rule, run_state_machine_as_test
 
 from crm.roles import Role
 from customers.models import Customer
@@ -28,6 +27,7 @@ from funnel.models import ChecklistItem, Deal, ExceptionStatus, Stage, TermsExce
 from funnel.services import FROZEN_FIELDS, Funding
 from risk.models import Facility
 from tests.factories import CustomerFactory, make_user
+from tests.stateful import InSavepoint, machine_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -52,18 +52,12 @@ FUNDED = st.sampled_from(["limit", "limit+", "credit", "credit+", *AMOUNTS])
 people = st.sampled_from(PEOPLE)
 
 
-class CreditControls(RuleBasedStateMachine):
+class CreditControls(InSavepoint):
     def __init__(self, cast: dict):
         super().__init__()
         self.cast = cast
-        self.savepoint = transaction.atomic()
-        self.savepoint.__enter__()
         # What the customer's credit limit was when each facility opened, by deal id.
         self.limit_at_funding: dict[int, Decimal | None] = {}
-
-    def teardown(self) -> None:
-        transaction.set_rollback(True)
-        self.savepoint.__exit__(None, None, None)
 
     # --- helpers ------------------------------------------------------------------------------
     def deal(self) -> Deal:
@@ -230,11 +224,5 @@ def test_credit_controls_hold_under_random_play(team):
     }
     run_state_machine_as_test(
         lambda: CreditControls(cast),
-        settings=settings(
-            max_examples=50,
-            stateful_step_count=20,
-            deadline=None,
-            database=None,  # no example database under .hypothesis/ (the suite runs without caches)
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
+        settings=machine_settings(examples=50, steps=20),
     )

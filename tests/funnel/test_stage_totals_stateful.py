@@ -9,12 +9,10 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 from crm.roles import Role
 from customers.models import Customer
@@ -23,6 +21,7 @@ from funnel import services
 from funnel.models import Deal, Stage
 from tests.conftest import closed_totals_kept, closed_totals_live, stage_totals_kept, stage_totals_live
 from tests.factories import CustomerFactory, DealFactory, make_user
+from tests.stateful import InSavepoint, machine_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -36,17 +35,11 @@ CUSTOMERS = 4
 picks = st.integers(min_value=0, max_value=10**6)  # which deal: taken modulo the deals there are
 
 
-class StageTotals(RuleBasedStateMachine):
+class StageTotals(InSavepoint):
     def __init__(self, cast: dict, customers: list[Customer]):
         super().__init__()
         self.cast = cast
         self.customers = customers
-        self.savepoint = transaction.atomic()
-        self.savepoint.__enter__()
-
-    def teardown(self) -> None:
-        transaction.set_rollback(True)
-        self.savepoint.__exit__(None, None, None)
 
     def customer(self, i: int) -> Customer:
         return Customer.objects.get(pk=self.customers[i].pk)  # its owner now, after reassignments
@@ -158,11 +151,5 @@ def test_stage_totals_equal_the_deals_under_random_play(team, other_team):
     customers = [CustomerFactory(owner=rm, team=rm.team) for rm in owners]
     run_state_machine_as_test(
         lambda: StageTotals(cast, customers),
-        settings=settings(
-            max_examples=60,
-            stateful_step_count=25,
-            deadline=None,
-            database=None,  # no example database under .hypothesis/ (the suite runs without caches)
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
+        settings=machine_settings(examples=60, steps=25),
     )

@@ -7,12 +7,11 @@ import datetime
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 from crm.roles import Role
 from customers.models import Customer
@@ -22,6 +21,7 @@ from risk.models import Alert, AlertDayTotal, AlertDayZone, AlertSeverity, Alert
 from risk.services.alerts import alert_acknowledge, alert_resolve
 from tests.conftest import alert_days_kept, alert_days_live, alert_totals_kept, alert_totals_live, unapplied_migrations
 from tests.factories import AlertFactory, AlertRuleFactory, CustomerFactory, make_user
+from tests.stateful import InSavepoint, machine_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +111,7 @@ severities = st.sampled_from(AlertSeverity.values)
 statuses = st.sampled_from(AlertStatus.values)
 
 
-class AlertTotals(RuleBasedStateMachine):
+class AlertTotals(InSavepoint):
     """Alerts raised one by one and in bulk, acknowledged, resolved, re-graded by admin, stamped,
     deleted, and their customers handed to another RM (or team), in any order. Each example runs
     in a savepoint rolled back at its end, so each starts from no alerts."""
@@ -120,12 +120,6 @@ class AlertTotals(RuleBasedStateMachine):
         super().__init__()
         self.cast = cast
         self.customers = customers
-        self.savepoint = transaction.atomic()
-        self.savepoint.__enter__()
-
-    def teardown(self) -> None:
-        transaction.set_rollback(True)
-        self.savepoint.__exit__(None, None, None)
 
     def pick(self, i: int) -> Alert | None:
         ids = list(Alert.objects.order_by("pk").values_list("pk", flat=True))
@@ -212,13 +206,7 @@ def test_alert_counts_equal_the_alerts_under_random_play(team, other_team):
     customers = [CustomerFactory(owner=rm, team=rm.team) for rm in owners]
     run_state_machine_as_test(
         lambda: AlertTotals(cast, customers),
-        settings=settings(
-            max_examples=50,
-            stateful_step_count=25,
-            deadline=None,
-            database=None,  # no example database under .hypothesis/ (the suite runs without caches)
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
+        settings=machine_settings(examples=50, steps=25),
     )
 
 

@@ -13,11 +13,9 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
 from django.db.models import F
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
 from customers.models import Customer
 from risk.alerts.kinds import KINDS
@@ -26,6 +24,7 @@ from risk.models import AlertKind, Facility, Repayment, RepaymentInstallment
 from risk.selectors import facilities_overdue_more_than
 from risk.services import repayment_record
 from tests.factories import FacilityFactory, add_installments, add_repayments
+from tests.stateful import InSavepoint, machine_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -55,16 +54,10 @@ def waterfall(facility: Facility) -> tuple[datetime.date | None, datetime.date |
     return first, max(dates, default=None)
 
 
-class Cover(RuleBasedStateMachine):
+class Cover(InSavepoint):
     def __init__(self, facilities: list[Facility]):
         super().__init__()
         self.facilities = facilities
-        self.savepoint = transaction.atomic()
-        self.savepoint.__enter__()
-
-    def teardown(self) -> None:
-        transaction.set_rollback(True)
-        self.savepoint.__exit__(None, None, None)
 
     def facility(self, i: int) -> Facility:
         return Facility.objects.get(pk=self.facilities[i].pk)
@@ -142,13 +135,7 @@ def test_kept_cover_equals_the_waterfall_under_random_play(rm1):
     facilities = [FacilityFactory(customer__owner=rm1, customer__team=rm1.team) for _ in range(2)]
     run_state_machine_as_test(
         lambda: Cover(facilities),
-        settings=settings(
-            max_examples=20,
-            stateful_step_count=12,
-            deadline=None,
-            database=None,  # no example database under .hypothesis/ (the suite runs without caches)
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
+        settings=machine_settings(examples=20, steps=12),
     )
 
 
