@@ -135,9 +135,10 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Idle timeout: the cookie lives 30 minutes and is renewed by every request.
+# Idle timeout: the session and its cookie live 30 minutes, renewed by use at most once a
+# minute (crm.middleware.SessionLifetimeMiddleware), not saved on every request.
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_RENEW_AFTER = timedelta(minutes=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Absolute lifetime, enforced by crm.middleware.SessionLifetimeMiddleware.

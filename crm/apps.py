@@ -20,4 +20,9 @@ class CrmConfig(AppConfig):
     verbose_name = _("CRM")
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from crm.middleware import stamp_session_start
+
+        user_logged_in.connect(stamp_session_start, dispatch_uid="crm.stamp_session_start")
         post_migrate.connect(grant_admin_permissions, dispatch_uid="crm.grant_admin_permissions")

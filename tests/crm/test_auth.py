@@ -1,6 +1,8 @@
 import pytest
 import time_machine
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import PASSWORD
@@ -64,6 +66,31 @@ def test_session_expires_after_thirty_idle_minutes(client, rm1):
         traveller.shift(29 * 60)
         assert client.get(LIST).status_code == 200
         traveller.shift(31 * 60)
+        assert client.get(LIST).status_code == 302
+
+
+def session_writes(client, path=LIST) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(path).status_code == 200
+    return [q["sql"] for q in queries if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")]
+
+
+def test_a_busy_user_renews_the_session_once_a_minute_not_on_every_page(client, rm1):
+    """Writing the session on every page view costs every page a commit; renewing it at most
+    once a minute moves the idle limit by at most that minute."""
+    with time_machine.travel("2026-03-01 09:00 +0000", tick=False) as traveller:
+        login(client, "rm1")
+        for _ in range(5):
+            traveller.shift(10)
+            assert session_writes(client) == []
+        traveller.shift(15)  # 65 s since sign-in
+        assert len(session_writes(client)) == 1
+        traveller.shift(30)
+        assert session_writes(client) == []
+        # The renewal 65 s after sign-in set the idle limit: 30 minutes from then.
+        traveller.shift(30 * 60 - 31)
+        assert client.get(LIST).status_code == 200
+        traveller.shift(30 * 60 + 1)
         assert client.get(LIST).status_code == 302
 
 
