@@ -59,7 +59,7 @@ class CustomerFilter(django_filters.FilterSet):
         else:
             # The RMs of the user's scope: never colleagues outside it, and never a scan of the
             # customers to find out who owns some.
-            self.filters["owner"].queryset = scope.owners()
+            self.filters["owner"].queryset = scope.owner_choices()
 
     def sort_by(self, queryset, name, value):
         if value == "tier":

@@ -75,7 +75,7 @@ class DealFilter(django_filters.FilterSet):
         if scope.is_own:
             del self.filters["owner"]
         else:
-            self.filters["owner"].queryset = scope.owners()
+            self.filters["owner"].queryset = scope.owner_choices()
 
     def filter_search(self, queryset, name, value):
         value = value.strip()

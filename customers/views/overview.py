@@ -128,7 +128,7 @@ class DataQualityFilter(django_filters.FilterSet):
         else:
             # From the scope, never from scanning the customers: colleagues outside it never show.
             self.filters["team"].queryset = scope.teams()
-            self.filters["owner"].queryset = scope.owners()
+            self.filters["owner"].queryset = scope.owner_choices()
 
 
 @require_GET
