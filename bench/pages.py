@@ -27,7 +27,7 @@ tables. PostgreSQL only. The run:
        (funnel.analytics.rollup_rebuild) and the risk dashboard rollup
        (risk.dashboard.rollup_rebuild) are rebuilt and timed, and VACUUM ANALYZE;
     2. starts gunicorn (DEBUG off) on a free loopback port with --workers sync workers (default
-       2 × CPUs + 1; --threads N > 1 makes them gthread workers) and signs in the four users —
+       CPUs + 1; --threads N > 1 makes them gthread workers) and signs in the four users —
        an RM with a median book, that RM's team manager, the risk officer, the admin (sessions
        made directly in the database);
     3. per user finds the pages' paths: the deep list pages by following the list's next link
@@ -42,7 +42,9 @@ tables. PostgreSQL only. The run:
        own sessions, cycle for --seconds through every (user, page) pair in their own fixed
        shuffled order (seeded), and the run
        reports req/s, errors and per page p50/p95/p99 and count, and the client's own CPU use
-       (a client near 100 % of a core would be the bottleneck, not the server);
+       (a client near 100 % of a core would be the bottleneck, not the server), and the
+       machine's busy CPU time per request (Linux: every process, PostgreSQL's included; the
+       cost of the mix, steadier across runs than req/s on a machine with neighbours);
        --during-regrade runs that load twice: as it is, then while a full portfolio re-grade
        runs in a separate process after a changed scorecard is published (bench/regrade.py's
        change; the next run publishes the original weights back, so every run re-grades). The
@@ -241,6 +243,18 @@ def load_average() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def machine_cpu() -> tuple[float, float, float]:
+    """Seconds the machine's CPUs spent busy, idle (or waiting for I/O), and stolen by the
+    hypervisor since boot (Linux's /proc/stat; zeros elsewhere)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / tick, (idle + iowait) / tick, steal / tick
+
+
 # --- the server -----------------------------------------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:
@@ -249,7 +263,8 @@ def free_port() -> int:
 
 
 def default_workers() -> int:
-    return 2 * (os.cpu_count() or 1) + 1
+    """CPUs + 1 sync workers: on 2 cores 3 served the mix with the least CPU per request (README)."""
+    return (os.cpu_count() or 1) + 1
 
 
 def server_label(workers: int, threads: int) -> str:
@@ -493,6 +508,9 @@ class LoadRun:
     samples: list[Sample]
     seconds: float
     client_cpu: float  # the client process's CPU seconds over the run's wall seconds
+    busy: float = 0.0  # the machine's busy CPU seconds over the run (server, database, client)
+    idle: float = 0.0  # … and idle ones
+    stolen: float = 0.0  # … and those the hypervisor gave to other machines
     ended: str = ""
 
     @property
@@ -541,7 +559,7 @@ def load(
     ``seconds`` (default --seconds) have passed or ``stop`` is set."""
     outs: list[list[Sample]] = [[] for _ in range(args.clients)]
     sessions = [{label: session_for(user) for label, user in users.items()} for _ in range(args.clients)]
-    cpu, started = time.process_time(), time.monotonic()
+    cpu, started, machine = time.process_time(), time.monotonic(), machine_cpu()
     deadline = started + (args.seconds if seconds is None else seconds)
     threads = []
     for i in range(args.clients):
@@ -554,7 +572,8 @@ def load(
         thread.join()
     seconds = time.monotonic() - started
     samples = [s for out in outs for s in out]
-    return LoadRun(label, samples, seconds, (time.process_time() - cpu) / seconds)
+    busy, idle, stolen = (after - before for after, before in zip(machine_cpu(), machine, strict=True))
+    return LoadRun(label, samples, seconds, (time.process_time() - cpu) / seconds, busy, idle, stolen)
 
 
 def publish_scorecard_change(by: User) -> str:
@@ -669,6 +688,14 @@ def report_load(run: LoadRun, pages: list[str]) -> bool:
         f"(targets ≥ {LOAD_TARGET_RPS} req/s, p95 < {LOAD_TARGET_P95_MS} ms, no errors: "
         f"{'met' if met else 'NOT MET'}); client CPU {run.client_cpu:.0%} of one core"
     )
+    if run.busy and run.samples:
+        # What a request costs the machine, whatever the neighbours do to the clock: the busy
+        # CPU time of every process (gunicorn, PostgreSQL, the client, anything else running).
+        total = run.busy + run.idle + run.stolen
+        print(
+            f"\nmachine CPU: {run.busy / len(run.samples) * 1000:.1f} ms busy per request; "
+            f"{run.busy / total:.0%} busy, {run.idle / total:.0%} idle, {run.stolen / total:.0%} stolen"
+        )
     if run.ended:
         print(f"\nended: {run.ended}")
     print("\n| page | requests | errors | p50 ms | p95 ms | p99 ms |")
@@ -733,7 +760,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default="", help="pages, comma-separated: " + ", ".join(PAGES))
     parser.add_argument("--roles", default="", help="users, comma-separated: " + ", ".join(ROLES))
     parser.add_argument("--port", type=int, default=0, help="gunicorn's port (default: a free one)")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers (2 × CPUs + 1)")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers (CPUs + 1)")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker; > 1: gthread (default 1: sync)")
     parser.add_argument("--no-rollup", action="store_true", help="skip the rollup rebuilds (with --reuse)")
     parser.add_argument("--explain", action="store_true", help="query counts; EXPLAIN pages over target")
