@@ -39,10 +39,10 @@ class SessionLifetimeMiddleware:
         if request.user.is_authenticated:
             session, now = request.session, timezone.now().timestamp()
             renewed = session.get(SESSION_RENEWED_KEY, session.get(SESSION_STARTED_KEY, 0))
-            if session.modified:  # saved with this response anyway: that renews it
+            # A session saved with this response anyway is renewed by that save; otherwise
+            # stamping marks it modified, so it is saved and its cookie sent again.
+            if session.modified or now - renewed >= settings.SESSION_RENEW_AFTER.total_seconds():
                 session[SESSION_RENEWED_KEY] = now
-            elif now - renewed >= settings.SESSION_RENEW_AFTER.total_seconds():
-                session[SESSION_RENEWED_KEY] = now  # marks it modified: saved, cookie sent again
         return response
 
 
