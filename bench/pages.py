@@ -283,7 +283,9 @@ def gunicorn(port: int, log: Path, *, workers: int = 2, threads: int = 1) -> Ite
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    # The production settings (config/gunicorn_conf.py); the worker options below override theirs.
+    command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn_conf.py", "config.wsgi:application"]
+    command += ["--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(workers), "--timeout", "120", "--chdir", str(ROOT)]
     command += ["--worker-class", "gthread", "--threads", str(threads)] if threads > 1 else ["--worker-class", "sync"]
     with log.open("w") as out:
