@@ -2,9 +2,10 @@
 
 Options given on the command line win over these (``--workers 5``, ``--bind …``).
 
-- Sync workers, one more than the cores: measured at a million customers on 2 cores (README,
-  Benchmarks → Pages), 3 workers served as much as 2 with a shorter tail, and 4 or 5 less,
-  each extra worker adding a Python process and a PostgreSQL backend on the same cores.
+- Sync workers, one more than the cores. Measured at a million customers on 2 cores (README,
+  Benchmarks → Pages): 4 and 5 workers served less than 3, each extra one adding a Python
+  process and a PostgreSQL backend on the same cores; 2 served about as much, but leave no
+  worker free while one waits on a slow export.
 - Each worker freezes what it holds once the app is loaded (``gc.freeze``): Django, the apps
   and their modules, ~95,000 objects that live as long as the process (the log says how many).
   Without it every full garbage collection walks them all again — ~100 ms in the middle of
