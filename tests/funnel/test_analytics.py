@@ -395,8 +395,10 @@ def test_page_shows_the_figures_as_of_the_last_rebuild(portfolio, client, rm1):
     assert 'data-testid="stale"' not in html
     assert "Your customers" in html
     assert 'data-testid="kpi-open-count">5<' in html
-    assert 'data-testid="kpi-open-amount">17,000,000.40<' in html
-    assert 'data-testid="kpi-weighted">7,250,000.10<' in html
+    # The cards show the amount at a glance (exact on hover and in the stage table below), so
+    # that a firm's pipeline of trillions fits the card.
+    assert 'data-testid="kpi-open-amount" title="17,000,000.40">¥17.0M<' in html
+    assert 'data-testid="kpi-weighted" title="7,250,000.10">¥7.3M<' in html
     assert 'data-testid="conversion-preliminary">83.3%<' in html
     assert 'data-testid="win-rate-AA">50.0%<' in html
     assert 'data-testid="average-AA">5,000,000.00<' in html
