@@ -161,9 +161,17 @@ ANALYZE_THRESHOLD = 50
 ANALYZE_SCALE_FACTOR = 0.1
 
 
-def analyze_stale(*models_: type[models.Model]) -> list[str]:
+def analyze_stale(*models_: type[models.Model], vacuum: bool = False) -> list[str]:
     """ANALYZE those of the models' tables that a job's bulk writes have changed by more than a
     tenth since their last ANALYZE; returns their names.
+
+    ``vacuum``: on PostgreSQL, ``VACUUM (ANALYZE)`` them instead, for a table a job rewrites in
+    place. Every page it wrote has lost its all-visible mark, and until VACUUM sets it again
+    the index-only counts over that table read the table too. Autovacuum does not count on it:
+    the in-place updates leave few dead rows to trigger it (pruned as pages are read), and it
+    may be off. Measured at 1M customers after a full re-grade: the dashboard's watch-list
+    count 220 ms (165,671 rows read from the table), 9 ms after a VACUUM (ANALYZE) of 4.8 s.
+    Not inside a transaction, where PostgreSQL cannot VACUUM: there it is ANALYZE.
 
     A set-based job can insert or rewrite hundreds of thousands of rows in minutes (the first
     alert evaluation, a re-grade after a scorecard publication), and the planner keeps planning
@@ -181,8 +189,11 @@ def analyze_stale(*models_: type[models.Model]) -> list[str]:
             )
             tables = [row[0] for row in cursor.fetchall()]
         tables = sorted(tables)
+        command = "VACUUM (ANALYZE)" if vacuum and connection.vendor == "postgresql" else "ANALYZE"
+        if connection.in_atomic_block:
+            command = "ANALYZE"
         for table in tables:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+            cursor.execute(f"{command} {connection.ops.quote_name(table)}")
     return tables
 
 

@@ -182,6 +182,16 @@ def wait_until(condition, *, seconds: float, what: str, every: float = 0.2) -> N
     raise AssertionError(f"{what}: not within {seconds} s")
 
 
+def flush_table_stats() -> None:
+    """PostgreSQL counts a backend's changes in its own memory and reports them when it goes idle
+    at most once a second; ask for the next report now, and let the session go idle once, so
+    that pg_stat_user_tables shows this test's writes."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
 def database_url() -> str:
     """The test database (PostgreSQL) as a URL, for processes a test starts."""
     s = connection.settings_dict

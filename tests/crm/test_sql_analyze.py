@@ -6,19 +6,11 @@ from django.db import connection
 
 from crm.models import Team
 from crm.sql import analyze_stale
+from tests.conftest import flush_table_stats
 
 # Committed rows: PostgreSQL counts changes only once they commit. serialized_rollback puts the
 # content types and groups back after the flush, as for every transactional test here.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def _flush_stats() -> None:
-    # PostgreSQL counts a backend's changes in its own memory and reports them when it goes idle
-    # at most once a second; ask for the next report now, and let the session go idle once.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_force_next_flush()")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
 
 
 def _statistics_rows(table: str) -> int | None:
@@ -44,14 +36,14 @@ def test_a_bulk_insert_gets_its_table_analysed_once():
     table = Team._meta.db_table
     Team.objects.bulk_create(Team(name=f"team {n:04d}") for n in range(600))
     if connection.vendor == "postgresql":
-        _flush_stats()
+        flush_table_stats()
 
     assert analyze_stale(Team) == [table]
     assert _statistics_rows(table) == 600
 
     if connection.vendor == "postgresql":
         # Nothing changed since: the statistics are current, no second ANALYZE.
-        _flush_stats()
+        flush_table_stats()
         assert analyze_stale(Team) == []
 
 
@@ -59,11 +51,11 @@ def test_a_small_change_to_a_big_table_is_left_to_autovacuum():
     table = Team._meta.db_table
     Team.objects.bulk_create(Team(name=f"team {n:04d}") for n in range(1000))
     if connection.vendor == "postgresql":
-        _flush_stats()
+        flush_table_stats()
     assert analyze_stale(Team) == [table]
     Team.objects.filter(name__lt="team 0100").delete()
     if connection.vendor == "postgresql":
-        _flush_stats()
+        flush_table_stats()
         # 100 of 1,000 rows: under 50 + 10 %, so PostgreSQL keeps the statistics it has.
         assert analyze_stale(Team) == []
         assert _statistics_rows(table) == 1000

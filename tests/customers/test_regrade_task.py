@@ -1,16 +1,19 @@
 """The portfolio re-grade as a job: split into id-range batches, each its own job, the whole
 done when the last batch is; held to one run at a time by a short lease."""
 
-from datetime import timedelta
+import json
+from datetime import date, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 
 from crm.jobs.leases import lease_take
 from crm.models import Job, JobStatus
-from customers.models import Customer, Grade
-from customers.tasks import portfolio_regrade
-from tests.conftest import lease_held, wait_for
+from customers.models import Customer, Grade, GradeReason
+from customers.regrade import regrade
+from customers.tasks import grades_analyze, portfolio_regrade
+from tests.conftest import flush_table_stats, lease_held, wait_for
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +60,47 @@ def test_regrade_runs_through_a_real_worker(celery_worker, graded_customer):
     assert wait_for(lambda: Job.objects.filter(parent__isnull=True, status=JobStatus.DONE).exists())
     graded_customer.refresh_from_db()
     assert graded_customer.tier == "AA"
+
+
+def _heap_fetches_of_the_watch_list_count() -> int:
+    """How many table rows PostgreSQL reads to count the watch list as the dashboard does, with
+    an index-only scan of its partial index (forced, as the planner picks it at scale)."""
+    count = f"SELECT COUNT(*) FROM {Customer._meta.db_table} WHERE watch_review_by IS NOT NULL"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_bitmapscan = off")
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {count}")
+        plan = cursor.fetchone()[0]
+        cursor.execute("RESET enable_seqscan")
+        cursor.execute("RESET enable_bitmapscan")
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    nodes, fetches = [plan[0]["Plan"]], []
+    while nodes:
+        node = nodes.pop()
+        if node["Node Type"] == "Index Only Scan":
+            fetches.append(node["Heap Fetches"])
+        nodes += node.get("Plans", [])
+    assert fetches, "the count was not an index-only scan"
+    return sum(fetches)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_after_a_portfolio_regrade_the_watch_list_count_reads_only_its_index(rm1):
+    CustomerFactory.create_batch(120, owner=rm1, team=rm1.team, watch_review_by=date(2026, 7, 1))
+    table = Customer._meta.db_table
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM {table}")
+        assert _heap_fetches_of_the_watch_list_count() == 0
+    # Every customer is graded for the first time: each row is rewritten in place.
+    assert regrade(reason=GradeReason.SCORECARD_PUBLISHED).written == 120
+    if connection.vendor == "postgresql":
+        # Every page lost its all-visible mark: each of the 120 is read from the table (or more
+        # than once, where an update was not in place and left an old index entry).
+        assert _heap_fetches_of_the_watch_list_count() >= 120
+        flush_table_stats()
+
+    assert table in grades_analyze()["analyzed"]
+
+    if connection.vendor == "postgresql":
+        assert _heap_fetches_of_the_watch_list_count() == 0
