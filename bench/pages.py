@@ -1,5 +1,6 @@
-"""Benchmark the main pages — customer list (first page and deep), data quality, deal list (first
-page and deep), board, analytics, alert list, risk dashboard, a customer page and a deal page —
+"""Benchmark the main pages — customer list (first page and deep), a customer search, data quality,
+deal list (first page and deep), board, analytics, alert list, risk dashboard, a customer page and
+a deal page —
 as an RM, a team manager, a risk officer and an admin load them, through gunicorn on loopback;
 one client at a time, or many at once (--clients), optionally while a full re-grade runs.
 
@@ -34,7 +35,8 @@ tables. PostgreSQL only. The run:
        (``rel="next"``; failing that an ``after=`` link, then ``page=N+1``) --depth times
        (default 200) from the first page; the customer page is that of a customer in the
        user's scope with a facility and the median number of deals of such customers (among the
-       first 200 by id), the deal page one of that customer's deals;
+       first 200 by id), the deal page one of that customer's deals, and the search the
+       customer list's for that customer's name, as someone looking for it would type it;
     4. without --clients: per user and page, --warmup untimed requests, then --requests timed
        ones (default 5 and 50), each from sending the request to the last byte of the body;
        with --clients N: after --load-warmup untimed seconds (default 5: each worker imports
@@ -84,7 +86,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import django
 
@@ -123,6 +125,7 @@ Timings = seed.Timings  # bench/alerts.py and older callers use pages.Timings
 PAGES: dict[str, str | None] = {
     "customers": "/customers/",
     "customers deep": None,
+    "search": None,
     "data quality": "/customers/data-quality/",
     "deals": "/funnel/deals/",
     "deals deep": None,
@@ -418,7 +421,7 @@ class Target:
 
 
 def targets_for(browser: Browser, label: str, user: User, pages: list[str], depth: int) -> list[Target]:
-    found = typical_customer(user) if {"customer", "deal"} & set(pages) else None
+    found = typical_customer(user) if {"customer", "deal", "search"} & set(pages) else None
     targets = []
     for page in pages:
         target = Target(page, label, path=PAGES[page] or "")
@@ -431,9 +434,13 @@ def targets_for(browser: Browser, label: str, user: User, pages: list[str], dept
                 if n == 0:
                     target.failure = "no next-page link on the first page"
                 target.note = f"page {n + 1}" + ("" if n == depth else ", the last")
-        elif page in ("customer", "deal"):
+        elif page in ("customer", "deal", "search"):
             if found is None:
                 target.failure = "no customer with a facility in this user's scope"
+            elif page == "search":
+                customer = found[0]
+                target.path = "/customers/?" + urlencode({"q": customer.name})
+                target.note = "a customer's name"
             else:
                 customer, deal = found
                 target.path = f"/customers/{customer.code}/" if page == "customer" else f"/funnel/deals/{deal.code}/"
