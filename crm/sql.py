@@ -167,9 +167,9 @@ def analyze_stale(*models_: type[models.Model], vacuum: bool = False) -> list[st
 
     ``vacuum``: on PostgreSQL, ``VACUUM (ANALYZE)`` them instead, for a table a job rewrites in
     place. Every page it wrote has lost its all-visible mark, and until VACUUM sets it again
-    the index-only counts over that table read the table too. Autovacuum does not count on it:
-    the in-place updates leave few dead rows to trigger it (pruned as pages are read), and it
-    may be off. Measured at 1M customers after a full re-grade: the dashboard's watch-list
+    the index-only counts over that table read the table too. Autovacuum cannot be relied on
+    for it: the in-place updates leave few dead rows to trigger it (pruned as pages are read),
+    and it may be off. Measured at 1M customers after a full re-grade: the dashboard's watch-list
     count 220 ms (165,671 rows read from the table), 9 ms after a VACUUM (ANALYZE) of 4.8 s.
     Not inside a transaction, where PostgreSQL cannot VACUUM: there it is ANALYZE.
 
