@@ -36,7 +36,7 @@ tables. PostgreSQL only. The run:
        (default 200) from the first page; the customer page is that of a customer in the
        user's scope with a facility and the median number of deals of such customers (among the
        first 200 by id), the deal page one of that customer's deals, and the search the
-       customer list's for that customer's name, as someone looking for it would type it;
+       customer list searched for that customer's name, as someone looking for it types it;
     4. without --clients: per user and page, --warmup untimed requests, then --requests timed
        ones (default 5 and 50), each from sending the request to the last byte of the body;
        with --clients N: after --load-warmup untimed seconds (default 5: each worker imports

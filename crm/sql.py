@@ -189,9 +189,8 @@ def analyze_stale(*models_: type[models.Model], vacuum: bool = False) -> list[st
             )
             tables = [row[0] for row in cursor.fetchall()]
         tables = sorted(tables)
-        command = "VACUUM (ANALYZE)" if vacuum and connection.vendor == "postgresql" else "ANALYZE"
-        if connection.in_atomic_block:
-            command = "ANALYZE"
+        vacuum = vacuum and connection.vendor == "postgresql" and not connection.in_atomic_block
+        command = "VACUUM (ANALYZE)" if vacuum else "ANALYZE"
         for table in tables:
             cursor.execute(f"{command} {connection.ops.quote_name(table)}")
     return tables
