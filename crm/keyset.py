@@ -200,16 +200,19 @@ def page_context(
     """What a keyset list template needs: the page the request's cursor asks for, the capped
     count and the filters' query string for the paging links (templates/crm/keyset_pager.html).
     ``counted``: the rows' capped count (count, capped) where the caller has it more cheaply."""
-    count, capped = capped_count(rows) if counted is None else counted
+    page = keyset_page(
+        rows, order=order, field=field, after=request.GET.get("after"), before=request.GET.get("before"), size=size
+    )
+    if counted is not None:
+        count, capped = counted
+    elif page.is_first and not page.has_older:
+        # The page holds every row (a narrow filter, a search for one name): they are the count,
+        # and the rows' query, which may be costly, runs once rather than twice.
+        count, capped = min(len(page.rows), COUNT_CAP), len(page.rows) > COUNT_CAP
+    else:
+        count, capped = capped_count(rows)
     return {
-        "page": keyset_page(
-            rows,
-            order=order,
-            field=field,
-            after=request.GET.get("after"),
-            before=request.GET.get("before"),
-            size=size,
-        ),
+        "page": page,
         "count": count,
         "count_capped": capped,
         "query": query_without_cursor(request),

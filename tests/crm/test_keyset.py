@@ -4,6 +4,8 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from crm import keyset
 from customers.models import Customer
@@ -58,3 +60,14 @@ def test_an_order_without_the_id_or_with_a_nullable_column_is_refused(firms):
         keyset.keyset_page(firms, order=("name",))
     with pytest.raises(ValueError, match="NULL"):
         keyset.keyset_page(firms, order=("-statement_date", "-id"))
+
+
+@pytest.mark.parametrize(("size", "count_queries"), [(10, 0), (9, 1)])
+def test_a_page_holding_every_row_is_its_own_count(rf, firms, size, count_queries):
+    """The first page of a list that fits on it counts its rows rather than asking again (for a
+    search, the costly part twice); a list longer than a page is counted as before."""
+    with CaptureQueriesContext(connection) as captured:
+        context = keyset.page_context(rf.get("/"), firms, order=("name", "id"), size=size)
+    assert (context["count"], context["count_capped"]) == (10, False)
+    assert len(context["page"].rows) == size
+    assert sum("COUNT(" in query["sql"] for query in captured.captured_queries) == count_queries
