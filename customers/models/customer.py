@@ -6,7 +6,8 @@ from django.core.validators import MinValueValidator
 from django.db import connections, models
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Least
+from django.db.models.functions import Least, StrIndex, Upper
+from django.db.models.lookups import GreaterThan
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -22,6 +23,7 @@ from customers.choices import (
 )
 from customers.credit_code import normalize_credit_code, validate_credit_code
 from customers.grading import ATTRIBUTES, inputs_missing
+from customers.search import name_ids_sql, name_sample, read_in_order
 
 # The tier sort's rank, best first: AA, A, B, Unrated. One expression for the query and for the
 # index that serves it (PostgreSQL uses an expression index only for the very same expression);
@@ -37,14 +39,13 @@ ANY_INPUT_MISSING = inputs_missing(name for name in ATTRIBUTES if name != "credi
 # The search's name index on PostgreSQL (pg_trgm on a table of its own, customers/0018) looks a
 # text up by its runs of three letters or digits, Chinese characters included. A text without one
 # gives it nothing to look up — PostgreSQL would read the whole index (2.9 s at 1M customers) —
-# and is compared with the names instead, in name order until the page has its matches.
+# and is compared with the names instead, in name order until the page has its matches. So is a
+# text that many names contain (customers.search.read_in_order).
 TRIGRAM = re.compile(r"[^\W_]{3}")
-# One set of ids, names and codes together: with an OR beside it, PostgreSQL read the customers in
-# name order and tested each against the set, which for one customer's name is every customer.
-SEARCH_IDS_SQL = (
-    "SELECT id FROM customers_name_search WHERE name_upper LIKE UPPER(%s)"
-    " UNION ALL SELECT id FROM customers_customer WHERE credit_code LIKE %s"
-)
+# One set of ids, names (customers.search) and codes together: with an OR beside it, PostgreSQL
+# read the customers in name order and tested each against the set, which for one customer's name
+# is every customer.
+CODE_IDS_SQL = "SELECT id FROM customers_customer WHERE credit_code LIKE %s"
 
 TIER_RANK = Case(
     *(When(tier=tier, then=Value(rank)) for rank, tier in enumerate(Tier.values)),
@@ -66,8 +67,16 @@ class CustomerQuerySet(models.QuerySet):
         code = normalize_credit_code(text)
         db = connections[self.db]
         if db.vendor == "postgresql" and TRIGRAM.search(text):
+            sample = name_sample(db)
+            if read_in_order(text, sample):
+                # strpos rather than LIKE: PostgreSQL estimates a LIKE by the length of its text and
+                # plans a long one for a few rows, all read and sorted (1 s for "CO., LTD." at 1M);
+                # strpos it takes for a third of them, and reads in list order.
+                found = GreaterThan(StrIndex(Upper("name"), Upper(Value(text))), 0)
+                return self.filter(Q(found) | Q(credit_code__startswith=code))
             like = db.ops.prep_for_like_query
-            ids = RawSQL(SEARCH_IDS_SQL, [f"%{like(text)}%", f"{like(code)}%"])  # noqa: S611 (parameters)
+            names, params = name_ids_sql(f"%{like(text)}%", text, sample)
+            ids = RawSQL(f"{names} UNION ALL {CODE_IDS_SQL}", [*params, f"{like(code)}%"])  # noqa: S611 (parameters)
             return self.filter(id__in=ids)
         return self.filter(Q(name__icontains=text) | Q(credit_code__startswith=code))
 

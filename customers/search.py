@@ -1,0 +1,100 @@
+"""The customer search's name lookup on PostgreSQL: the trigram index (customers/0018), asked for
+the rare words of the text only.
+
+The index answers ``name LIKE '%TEXT%'`` by intersecting the entries of every trigram of the
+text. A whole name copied into the box carries the words most names share ("CO., LTD.",
+"INFRASTRUCTURE"), whose entries list most of the portfolio: at 1M customers one customer's full
+name took 57 ms in the index, its distinctive word alone 2 ms. So when the text has several
+words (runs of three or more letters or digits), the index is asked for the words that occur in
+the fewest names of a small random sample of the names, and the whole text is then compared
+with each name that has them. The result is the same either way; only the work differs.
+
+A text of one word (a Chinese name is one run of characters) is looked up whole, as before.
+
+A text that many names contain all through the alphabet ("Co., Ltd.") is not looked up at all:
+the index would hand over most of the portfolio to be sorted (6.3 s at 1M for "CO., LTD."), where
+reading the names in the list's order finds a page of matches at once (1 ms). Not so a text
+common at one place in name order ("Tianrun …", 11 % of the bench's names, all under T): reading
+in order would first pass every name before T (2.8 s). The same sample tells the two apart
+(``read_in_order``).
+"""
+
+import re
+import time
+
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+# Words the index can look up: runs of three letters or digits (pg_trgm's words, at least one
+# trigram each). Any run of the text is in every name that contains the text.
+WORD = re.compile(r"[^\W_]{3,}")
+NAME_TABLE = "customers_name_search"
+SAMPLE_ROWS = 2_000
+SAMPLE_SECONDS = 3600  # how long a process keeps its sample; word frequencies drift slowly
+# From this share of the names on, a text may be read in list order rather than looked up: the
+# index hands over share × portfolio rows to be sorted, reading about (page or count cap) / share
+# rows — at 1M they meet near 2 % — plus every name before the first match in name order.
+COMMON_SHARE = 0.02
+
+_samples: dict[str, tuple[float, list[str]]] = {}  # per database alias: (when read, names)
+
+
+def name_sample(db: BaseDatabaseWrapper) -> list[str]:
+    """About SAMPLE_ROWS upper-cased names in order, read in random blocks of the search table
+    (a millisecond at 1M), kept for SAMPLE_SECONDS in this process."""
+    now = time.monotonic()
+    kept = _samples.get(db.alias)
+    if kept is not None and now - kept[0] < SAMPLE_SECONDS:
+        return kept[1]
+    with db.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [NAME_TABLE])
+        rows = cursor.fetchone()[0]
+        # reltuples is -1 before the table's first ANALYZE: the whole table then.
+        percent = 100.0 if rows < SAMPLE_ROWS else 100.0 * SAMPLE_ROWS / rows
+        cursor.execute(f"SELECT name_upper FROM {NAME_TABLE} TABLESAMPLE SYSTEM (%s)", [percent])  # noqa: S608
+        names = sorted(name for (name,) in cursor.fetchall())
+    _samples[db.alias] = (now, names)
+    return names
+
+
+def forget_samples() -> None:
+    _samples.clear()
+
+
+def read_in_order(text: str, sample: list[str]) -> bool:
+    """Whether reading the names in order finds the text's matches sooner than the index: at
+    least COMMON_SHARE of the sampled names contain ``text``, and fewer names come before the
+    first of them in name order than contain it."""
+    text = text.upper()
+    found = [n for n, name in enumerate(sample) if text in name]
+    return len(found) >= max(1, COMMON_SHARE * len(sample)) and found[0] <= len(found)
+
+
+def rare_words(text: str, sample: list[str]) -> list[str]:
+    """The words of ``text`` to look up in the index: those in no sampled name, or else the one
+    in the fewest (the longest of them: more trigrams). Empty when that would be every word.
+    The words are returned as written: the database upper-cases them as it does the text."""
+    words = list(dict.fromkeys(WORD.findall(text)))
+    if len(words) < 2:
+        return []
+    hits = {word: sum(word.upper() in name for name in sample) for word in words}
+    fewest = min(hits.values())
+    if fewest == 0:
+        chosen = [word for word in words if hits[word] == 0]
+    else:
+        chosen = [max((word for word in words if hits[word] == fewest), key=len)]
+    return [] if len(chosen) == len(words) else chosen
+
+
+def name_ids_sql(pattern: str, text: str, sample: list[str]) -> tuple[str, list[str]]:
+    """A SELECT of the ids of the names matching the LIKE ``pattern`` (the escaped text in %…%),
+    with the index asked only for the rare words of ``text``."""
+    words = rare_words(text, sample)
+    if not words:
+        return f"SELECT id FROM {NAME_TABLE} WHERE name_upper LIKE UPPER(%s)", [pattern]  # noqa: S608 (parameters)
+    # `name_upper || ''` is no expression of the index: the whole text is compared with the rows
+    # the words found, rather than looked up in the index itself.
+    lookups = " AND ".join("name_upper LIKE UPPER(%s)" for _word in words)
+    return (
+        f"SELECT id FROM {NAME_TABLE} WHERE {lookups} AND (name_upper || '') LIKE UPPER(%s)",  # noqa: S608 (parameters)
+        [*(f"%{word}%" for word in words), pattern],
+    )
