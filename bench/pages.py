@@ -587,10 +587,12 @@ def load(
 
 def publish_scorecard_change(by: User) -> str:
     """Publish bench/regrade.py's changed scorecard, or, when that change is the active card
-    already, a copy of the card it replaced: either way every customer's score moves."""
+    already, a copy of the card it replaced: either way every customer's score moves. (It was
+    "any bench card is active": after a card put back, the next run put it back once more, and
+    its re-grade rewrote every customer with no score moved and no grade written.)"""
     active = active_scorecard()
     assert active is not None, "the data migration ships an active scorecard"
-    if not active.name.startswith(base.BENCH_NAME):
+    if active.name != base.CHANGED_NAME:
         base.publish_changed_scorecard(by=by)
         return "changed weights and cut-offs published"
     source = Scorecard.objects.get(version=int(active.notes.rstrip(".").rsplit("v", 1)[1]))

@@ -72,6 +72,7 @@ INSERT_CHUNK = 5_000  # rows per executemany on SQLite
 NEW_WEIGHTS = {"cooperation_years": -5, "debt_ratio": +5}
 NEW_CUTOFF_AA = Decimal("77.00")
 NEW_CUTOFF_A = Decimal("62.00")
+CHANGED_NAME = f"{BENCH_NAME}: moved weights and cut-offs"
 
 # Looked up once: Choices.values builds a new list on every access, which showed in seeding.
 INDUSTRIES = Industry.values
@@ -268,7 +269,7 @@ def publish_changed_scorecard(*, by: User) -> Scorecard:
         for criterion in draft.criteria.filter(attribute__in=NEW_WEIGHTS):
             criterion.weight += NEW_WEIGHTS[criterion.attribute]
             criterion.save(update_fields=["weight"])
-        draft.name = f"{BENCH_NAME}: moved weights and cut-offs"  # wipe() finds it by this name
+        draft.name = CHANGED_NAME  # wipe() finds it by this name
         draft.cutoff_aa, draft.cutoff_a = NEW_CUTOFF_AA, NEW_CUTOFF_A
         draft.save(update_fields=["name", "cutoff_aa", "cutoff_a"])
         errors = validate(draft.spec())
