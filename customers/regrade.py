@@ -18,11 +18,12 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from crm.dates import whole_years_since
-from crm.sql import Dialect, Params, id_batch, id_ranges, yield_to_people
+from crm.sql import Dialect, Params, id_batch, id_ranges, people_are_busy, yield_to_people
 from customers.choices import Tier
 from customers.grading import ATTRIBUTES, CATEGORICAL, GradeResult, ScorecardSpec, grade
 from customers.models import Customer, Grade, Scorecard, ScorecardStatus
@@ -109,12 +110,14 @@ class RegradeResult:
     written: int = 0  # customer rows rewritten (grade, terms or lapsed override)
     grades: int = 0  # grade history rows appended
     paused: float = 0.0  # seconds spent yielding to people using the site (crm.sql.yield_to_people)
+    transactions: int = 0  # one per batch, or per piece of one while people are busy (regrade_span)
 
     def __iadd__(self, other: "RegradeResult") -> "RegradeResult":
         self.customers += other.customers
         self.written += other.written
         self.grades += other.grades
         self.paused += other.paused
+        self.transactions += other.transactions
         return self
 
 
@@ -231,7 +234,28 @@ def regrade_batch(
             if written:
                 cursor.execute(history, {**p, "reason": reason})
                 grades = cursor.rowcount
-    return RegradeResult(written=written, grades=grades)
+    return RegradeResult(written=written, grades=grades, transactions=1)
+
+
+def regrade_span(*, lo: int, hi: int, pause_after: bool, **batch) -> RegradeResult:
+    """Re-grade the customers with lo <= id < hi (``batch``: regrade_batch's other arguments).
+
+    On an idle site in one transaction. While people are using it, in pieces of
+    ``settings.REGRADE_BUSY_BATCH_SIZE`` customers, each its own transaction followed by its
+    pause (crm.sql.yield_to_people): the pages then meet the re-grade in short bursts rather
+    than in a few long ones that hold a core, and their slowest requests grow less (README).
+    A piece's customers are stamped with the same time as the rest of the span. The pause
+    after the last piece is left to the caller unless ``pause_after``."""
+    total = RegradeResult()
+    start = lo
+    while start < hi:
+        end = min(start + settings.REGRADE_BUSY_BATCH_SIZE, hi) if people_are_busy() else hi
+        started = time.perf_counter()
+        total += regrade_batch(lo=start, hi=end, **batch)
+        if end < hi or pause_after:
+            total.paused += yield_to_people(time.perf_counter() - started)
+        start = end
+    return total
 
 
 def active_scorecard() -> Scorecard | None:
@@ -271,18 +295,16 @@ def regrade(
         return total
     ranges = list(id_ranges(Customer.objects.all(), batch_size))
     for n, (lo, hi) in enumerate(ranges):
-        started = time.perf_counter()
-        total += regrade_batch(
+        total += regrade_span(
+            lo=lo,
+            hi=hi,
+            pause_after=n < len(ranges) - 1,
             scorecard_id=scorecard.pk,
             spec=spec,
             policies=policies,
-            lo=lo,
-            hi=hi,
             reason=reason,
             now=now,
         )
-        if n < len(ranges) - 1:
-            total.paused += yield_to_people(time.perf_counter() - started)
     total.customers = Customer.objects.count()
     log.info("re-graded %d customers: %d rows written, %d grades", total.customers, total.written, total.grades)
     return total
@@ -295,20 +317,19 @@ def regrade_range(*, lo: int, hi: int, reason: str) -> RegradeResult:
     if scorecard is None:
         log.warning("no active scorecard: nothing graded")
         return RegradeResult()
-    policies = policies_by_tier()
-    started = time.perf_counter()
-    result = regrade_batch(
-        scorecard_id=scorecard.pk,
-        spec=scorecard.spec(),
-        policies=policies,
+    # Paused after the last piece too, before the worker takes the next batch: the pages keep
+    # most of the machine meanwhile.
+    result = regrade_span(
         lo=lo,
         hi=hi,
+        pause_after=True,
+        scorecard_id=scorecard.pk,
+        spec=scorecard.spec(),
+        policies=policies_by_tier(),
         reason=reason,
         now=timezone.now(),
     )
     result.customers = Customer.objects.filter(id__gte=lo, id__lt=hi).count()
-    # Before the worker takes the next batch: the pages keep most of the machine meanwhile.
-    result.paused = yield_to_people(time.perf_counter() - started)
     return result
 
 

@@ -102,6 +102,18 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     team = factory.LazyAttribute(lambda c: c.owner.team or TeamFactory())
 
 
+# Grading inputs enough for the default scorecard to give a score (CustomerFactory(**GRADEABLE)).
+GRADEABLE = {
+    "bureau_rating": "A",
+    "has_litigation": False,
+    "overdue_count": 0,
+    "debt_ratio": "0.6",
+    "current_ratio": "1.2",
+    "project_amount": "80000000",
+    "cooperation_since": "2020-01-01",
+}
+
+
 class ContactFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contact
