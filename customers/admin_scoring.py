@@ -288,11 +288,19 @@ class TierPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(Grade)
 class GradeAdmin(admin.ModelAdmin):
-    list_display = ["customer", "tier", "computed_tier", "previous_tier", "score", "reason", "scorecard", "created_at"]
+    list_display = ["customer", "tier", "computed_tier", "previous_tier", "score", "reason", "scorecard", "graded_at"]
     list_filter = ["reason", "tier"]
     list_select_related = ["customer", "scorecard"]
     search_fields = ["customer__name", "customer__credit_code"]
     show_full_result_count = False
+    # The history is append-only: by id is by date, newest first, read backwards along the
+    # primary key. Sorting by another column would sort the whole history (millions of rows).
+    ordering = ["-id"]
+    sortable_by = ["graded_at"]
+
+    @admin.display(description=_("graded at"), ordering="id")
+    def graded_at(self, obj):
+        return obj.created_at
 
     def has_add_permission(self, request):
         return False

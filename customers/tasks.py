@@ -72,8 +72,12 @@ def grades_analyze() -> dict:
     """After the last batch of a portfolio re-grade: renew the statistics of the customer and
     grade tables if the re-grade changed them by more than a tenth (crm.sql.analyze_stale) —
     after a scorecard publication it rewrote every customer and appended as many grades. The
-    customer table is vacuumed as well, so that the pages' index-only counts stay index-only."""
-    return {"analyzed": sql.analyze_stale(Customer, vacuum=True) + sql.analyze_stale(Grade)}
+    customer table is vacuumed as well, so that the pages' index-only counts stay index-only, and
+    the grades it appended are summarised into the grade table's BRIN indexes."""
+    return {
+        "analyzed": sql.analyze_stale(Customer, vacuum=True) + sql.analyze_stale(Grade),
+        "summarized": sql.brin_summarize(Grade),
+    }
 
 
 @background_job(time_limit=10 * MINUTE)

@@ -5,9 +5,10 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from customers.admin_scoring import GradeAdmin
 from customers.models import Grade, GradeReason
 from customers.regrade import regrade
-from tests.factories import CustomerFactory, set_customer
+from tests.factories import GRADEABLE, CustomerFactory, set_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +67,25 @@ def test_a_row_whose_tier_did_not_change_shows_no_same_tier_arrow(client, rm1, c
     client.force_login(rm1)
 
     assert "bi-arrow-right" not in history(client, customer)
+
+
+def test_the_admins_grade_list_is_newest_first_and_sorts_by_date_alone(client, admin_user, rm1):
+    """The admin's grade list reads the append-only history by id, which is by date; sorting by
+    another column would sort all of it, so only the date sorts."""
+    first, second = CustomerFactory.create_batch(2, owner=rm1, team=rm1.team, **GRADEABLE)
+    regrade(reason=GradeReason.DATA_CHANGED, ids=[first.pk])
+    regrade(reason=GradeReason.DATA_CHANGED, ids=[second.pk])
+    client.force_login(admin_user)
+    url = reverse("admin:customers_grade_changelist")
+
+    def customers_listed(query: str = "") -> list[str]:
+        page = client.get(url + query).content.decode()
+        assert first.name in page and second.name in page
+        return sorted((first.name, second.name), key=page.index)
+
+    assert customers_listed() == [second.name, first.name]
+    page = client.get(url).content.decode()
+    graded_at = list(GradeAdmin.list_display).index("graded_at") + 1
+    assert f"?o={graded_at}" in page  # the date header sorts (oldest first)
+    assert "?o=1" not in page and "?o=5" not in page  # customer and score do not
+    assert customers_listed(f"?o={graded_at}") == [first.name, second.name]

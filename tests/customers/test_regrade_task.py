@@ -6,15 +6,16 @@ from datetime import date, timedelta
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 
 from crm.jobs.leases import lease_take
 from crm.models import Job, JobStatus
-from customers.models import Customer, Grade, GradeReason
+from customers.models import Customer, Grade, GradeReason, Scorecard, ScorecardStatus
 from customers.regrade import regrade
+from customers.services import scorecard_copy
 from customers.tasks import grades_analyze, portfolio_regrade
 from tests.conftest import flush_table_stats, lease_held, wait_for
-from tests.factories import CustomerFactory
+from tests.factories import GRADEABLE, CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +105,42 @@ def test_after_a_portfolio_regrade_the_watch_list_count_reads_only_its_index(rm1
 
     if connection.vendor == "postgresql":
         assert _heap_fetches_of_the_watch_list_count() == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_after_a_portfolio_regrade_its_grades_are_summarised_for_the_brin_indexes(rm1):
+    """The grade history's (created_at) and (scorecard) indexes are BRIN (customers/0019). Pages
+    appended since their last summary are read by every lookup, until grades_analyze, the
+    re-grade's last step, summarises them: a draft's delete check then reads next to nothing."""
+    customer = CustomerFactory(owner=rm1, team=rm1.team, **GRADEABLE)
+    assert regrade(reason=GradeReason.SCORECARD_PUBLISHED).grades == 1
+    draft = scorecard_copy(scorecard=Scorecard.objects.get(status=ScorecardStatus.ACTIVE), by=rm1)
+    if connection.vendor != "postgresql":
+        assert grades_analyze()["summarized"] == 0  # no BRIN on SQLite
+        return
+    # 20,000 grades, as a re-grade of a large portfolio appends them (a few hundred pages).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO customers_grade (customer_id, tier, computed_tier, previous_tier, score, breakdown,"
+            " scorecard_id, reason, created_at) SELECT customer_id, tier, computed_tier, previous_tier, score,"
+            " breakdown, scorecard_id, reason, created_at FROM customers_grade, generate_series(1, 20000)"
+        )
+    assert _pages_read_for_grades_of(draft) > 500  # the new pages, all of them
+    summarized = grades_analyze()["summarized"]
+    assert summarized >= 4  # the new pages' full ranges, in each of the two indexes
+    assert grades_analyze()["summarized"] == 0  # nothing new since
+    assert _pages_read_for_grades_of(draft) < 130  # at most the last, partial range
+    assert Grade.objects.filter(customer=customer).count() == 20001
+
+
+def _pages_read_for_grades_of(card) -> int:
+    """Heap pages the foreign key's check reads for a scorecard's grades (EXPLAIN, bitmap scan)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the planner's choice on a small table varies
+        cursor.execute(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT 1 FROM customers_grade WHERE scorecard_id = %s",
+            [card.pk],
+        )
+        plan = cursor.fetchone()[0]
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+    return plan[0]["Plan"]["Shared Hit Blocks"] + plan[0]["Plan"]["Shared Read Blocks"]
