@@ -10,6 +10,9 @@ the fewest names of a small random sample of the names, and the whole text is th
 with each name that has them. The result is the same either way; only the work differs.
 
 A text of one word (a Chinese name is one run of characters) is looked up whole, as before.
+A text without three letters or digits in a row, which has no trigram to look up ("华能", the
+usual short name of a Chinese firm), is looked up in a second index, of each name's characters
+and pairs of characters (customers/0020), by its rarest pair.
 
 A text that many names contain all through the alphabet ("Co., Ltd.") is not looked up at all:
 the index would hand over most of the portfolio to be sorted (6.3 s at 1M for "CO., LTD."), where
@@ -28,6 +31,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 # trigram each). Any run of the text is in every name that contains the text.
 WORD = re.compile(r"[^\W_]{3,}")
 NAME_TABLE = "customers_name_search"
+GRAMS = "customers_name_grams"  # a name's characters and pairs of them (customers/0020)
 SAMPLE_ROWS = 2_000
 SAMPLE_SECONDS = 3600  # how long a process keeps its sample; word frequencies drift slowly
 # From this share of the names on, a text may be read in list order rather than looked up: the
@@ -83,6 +87,33 @@ def rare_words(text: str, sample: list[str]) -> list[str]:
     else:
         chosen = [max((word for word in words if hits[word] == fewest), key=len)]
     return [] if len(chosen) == len(words) else chosen
+
+
+def text_grams(text: str) -> list[str]:
+    """What the grams index (customers/0020) holds of a text: its pairs of characters, or, for a
+    text of single characters, those; none with a space in it."""
+    pairs = [text[i : i + 2] for i in range(len(text) - 1)]
+    grams = [g for g in pairs if not any(c.isspace() for c in g)] or [c for c in text if not c.isspace()]
+    return list(dict.fromkeys(grams))
+
+
+def short_ids_sql(pattern: str, text: str, sample: list[str]) -> tuple[str, list[str]]:
+    """A SELECT of the ids of the names matching the LIKE ``pattern``, for a text the trigram index
+    cannot look up (no three letters or digits in a row: "华能", "A1"): the grams index is asked
+    for the pairs of characters (or characters) of the text the fewest sampled names contain, and
+    the whole text compared with the rows they find."""
+    grams = text_grams(text)
+    hits = {gram: sum(gram.upper() in name for name in sample) for gram in grams}
+    fewest = min(hits.values())
+    chosen = [gram for gram in grams if hits[gram] == fewest]
+    if fewest:
+        chosen = chosen[:1]  # each holds the others back only by a list as long as its own
+    wanted = ", ".join("UPPER(%s)" for _gram in chosen)
+    return (
+        f"SELECT id FROM {NAME_TABLE} WHERE {GRAMS}(name_upper) @> ARRAY[{wanted}]"  # noqa: S608 (parameters)
+        " AND (name_upper || '') LIKE UPPER(%s)",
+        [*chosen, pattern],
+    )
 
 
 def name_ids_sql(pattern: str, text: str, sample: list[str]) -> tuple[str, list[str]]:

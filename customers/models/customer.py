@@ -23,7 +23,7 @@ from customers.choices import (
 )
 from customers.credit_code import normalize_credit_code, validate_credit_code
 from customers.grading import ATTRIBUTES, inputs_missing
-from customers.search import name_ids_sql, name_sample, read_in_order
+from customers.search import name_ids_sql, name_sample, read_in_order, short_ids_sql
 
 # The tier sort's rank, best first: AA, A, B, Unrated. One expression for the query and for the
 # index that serves it (PostgreSQL uses an expression index only for the very same expression);
@@ -66,19 +66,20 @@ class CustomerQuerySet(models.QuerySet):
         # Codes are stored upper-case (validate_credit_code): the code's pattern index serves it.
         code = normalize_credit_code(text)
         db = connections[self.db]
-        if db.vendor == "postgresql" and TRIGRAM.search(text):
-            sample = name_sample(db)
-            if read_in_order(text, sample):
-                # strpos rather than LIKE: PostgreSQL estimates a LIKE by the length of its text and
-                # plans a long one for a few rows, all read and sorted (1 s for "CO., LTD." at 1M);
-                # strpos it takes for a third of them, and reads in list order.
-                found = GreaterThan(StrIndex(Upper("name"), Upper(Value(text))), 0)
-                return self.filter(Q(found) | Q(credit_code__startswith=code))
-            like = db.ops.prep_for_like_query
-            names, params = name_ids_sql(f"%{like(text)}%", text, sample)
-            ids = RawSQL(f"{names} UNION ALL {CODE_IDS_SQL}", [*params, f"{like(code)}%"])  # noqa: S611 (parameters)
-            return self.filter(id__in=ids)
-        return self.filter(Q(name__icontains=text) | Q(credit_code__startswith=code))
+        if db.vendor != "postgresql":
+            return self.filter(Q(name__icontains=text) | Q(credit_code__startswith=code))
+        sample = name_sample(db)
+        if read_in_order(text, sample):
+            # strpos rather than LIKE: PostgreSQL estimates a LIKE by the length of its text and
+            # plans a long one for a few rows, all read and sorted (1 s for "CO., LTD." at 1M);
+            # strpos it takes for a third of them, and reads in list order.
+            found = GreaterThan(StrIndex(Upper("name"), Upper(Value(text))), 0)
+            return self.filter(Q(found) | Q(credit_code__startswith=code))
+        like = db.ops.prep_for_like_query
+        lookup = name_ids_sql if TRIGRAM.search(text) else short_ids_sql
+        names, params = lookup(f"%{like(text)}%", text, sample)
+        ids = RawSQL(f"{names} UNION ALL {CODE_IDS_SQL}", [*params, f"{like(code)}%"])  # noqa: S611 (parameters)
+        return self.filter(id__in=ids)
 
     def with_tier_rank(self) -> "CustomerQuerySet":
         """``tier_rank`` on every row, for sorting best tier first (TIER_RANK)."""

@@ -1,8 +1,9 @@
 """The customer search: a name containing the text, or a credit code starting with it, whatever
 the case, for texts short and long. Texts with a run of three letters or digits are looked up in
 the trigram index on PostgreSQL (customers/0018: a table of its own, kept by triggers), asked for
-the text's rarest words (customers.search); shorter ones, and texts most names contain, are
-compared with the names in list order."""
+the text's rarest words (customers.search); shorter ones in the index of each name's characters
+and pairs of characters (customers/0020); texts most names contain are compared with the names
+in list order."""
 
 import html
 
@@ -67,6 +68,9 @@ def plan(text: str) -> str:
             cursor.execute("RESET enable_indexscan")
 
 
+TRIGRAMS, GRAMS = "customers_name_search_trgm", "customers_name_search_grams"
+
+
 def uses_the_trigram_index(text: str) -> bool:
     """Whether PostgreSQL can read the trigram index for the search: as it must at scale for a
     rare text it can look up there, and must not for one it cannot (it would read the whole
@@ -75,25 +79,28 @@ def uses_the_trigram_index(text: str) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("text", "names", "indexed"),
+    ("text", "names", "index"),
     [
-        ("能源集", {"华能新能源集团有限公司"}, True),  # three characters in a row
-        ("能源", {"华能新能源集团有限公司"}, False),  # two: compared without the index
-        ("港", {"宁波港口扩建项目有限公司"}, False),
-        ("water", {"Zhongtai Water Co., Ltd.", "Bluewater Ports Ltd."}, True),
-        ("WATER CO", {"Zhongtai Water Co., Ltd."}, True),
-        ("Co", {"Zhongtai Water Co., Ltd."}, False),
-        ("  ltd.  ", {"Zhongtai Water Co., Ltd.", "Bluewater Ports Ltd."}, True),
-        ("50%", set(), False),  # LIKE's wildcards are plain characters
-        ("_", set(), False),
-        ("铁路", set(), False),
+        ("能源集", {"华能新能源集团有限公司"}, TRIGRAMS),  # three characters in a row
+        ("能源", {"华能新能源集团有限公司"}, GRAMS),  # two: by the pair
+        ("港", {"宁波港口扩建项目有限公司"}, GRAMS),  # one
+        ("water", {"Zhongtai Water Co., Ltd.", "Bluewater Ports Ltd."}, TRIGRAMS),
+        ("WATER CO", {"Zhongtai Water Co., Ltd."}, TRIGRAMS),
+        ("Co", {"Zhongtai Water Co., Ltd."}, GRAMS),
+        ("  ltd.  ", {"Zhongtai Water Co., Ltd.", "Bluewater Ports Ltd."}, TRIGRAMS),
+        ("50%", set(), GRAMS),  # LIKE's wildcards are plain characters
+        ("_", set(), GRAMS),
+        ("铁路", set(), GRAMS),
+        ("港 口", set(), GRAMS),  # the characters, as no pair is without the space
+        ("Co.,", {"Zhongtai Water Co., Ltd."}, GRAMS),
     ],
 )
-def test_a_name_is_found_by_any_part_of_it(client, rm1, book, text, names, indexed):
+def test_a_name_is_found_by_any_part_of_it(client, rm1, book, text, names, index):
     client.force_login(rm1)
     assert found(client, text) == names
     if connection.vendor == "postgresql":
-        assert uses_the_trigram_index(text) is indexed
+        used, other = plan(text), GRAMS if index == TRIGRAMS else TRIGRAMS
+        assert index in used and other not in used
 
 
 def test_a_credit_code_is_found_by_its_start_not_its_middle(client, rm1, book):
@@ -194,3 +201,16 @@ def test_rare_words_are_those_the_fewest_sampled_names_contain():
     assert search.rare_words("天润水务有限公司", sample) == []  # one word
     assert search.read_in_order("co., ltd.", sample)
     assert not search.read_in_order("0009", sample)
+
+
+def test_a_short_text_is_looked_up_by_its_rarest_pair_of_characters():
+    assert search.text_grams("华能") == ["华能"]
+    assert search.text_grams("港 口") == ["港", "口"]  # no pair without the space
+    assert search.text_grams("AB CD") == ["AB", "CD"]
+    assert search.text_grams("aaa") == ["aa"]
+    sample = sorted(["华能集团", "华电集团", "华润集团"])
+    sql, params = search.short_ids_sql("%华能%", "华能", sample)
+    assert "customers_name_grams(name_upper) @> ARRAY[UPPER(%s)]" in sql
+    assert params == ["华能", "%华能%"]
+    assert search.short_ids_sql("%A 能%", "A 能", sample)[1] == ["A", "%A 能%"]  # in no name; 能 in one
+    assert search.short_ids_sql("%集团%", "集团", sample)[1] == ["集团", "%集团%"]  # in all, the only pair
