@@ -30,6 +30,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 # Words the index can look up: runs of three letters or digits (pg_trgm's words, at least one
 # trigram each). Any run of the text is in every name that contains the text.
 WORD = re.compile(r"[^\W_]{3,}")
+TRIGRAM = re.compile(r"[^\W_]{3}")  # a text with one has a trigram to look up
 NAME_TABLE = "customers_name_search"
 GRAMS = "customers_name_grams"  # a name's characters and pairs of them (customers/0020)
 SAMPLE_ROWS = 2_000
@@ -67,10 +68,15 @@ def forget_samples() -> None:
 def read_in_order(text: str, sample: list[str]) -> bool:
     """Whether reading the names in order finds the text's matches sooner than the index: at
     least COMMON_SHARE of the sampled names contain ``text``, and fewer names come before the
-    first of them in name order than contain it."""
+    first of them in name order than contain it. A text without three letters or digits in a
+    row needs only the share: its grams index hands over every name with the pair or character
+    to be sorted, which at 1M, for one character in 11 % of the names all late in the alphabet,
+    took a team manager 1.5 s, against 0.3 s reading in order (the firm-wide 1.4 s and 2.4 s)."""
     text = text.upper()
     found = [n for n, name in enumerate(sample) if text in name]
-    return len(found) >= max(1, COMMON_SHARE * len(sample)) and found[0] <= len(found)
+    if len(found) < max(1, COMMON_SHARE * len(sample)):
+        return False
+    return found[0] <= len(found) or not TRIGRAM.search(text)
 
 
 def rare_words(text: str, sample: list[str]) -> list[str]:

@@ -1,4 +1,3 @@
-import re
 import uuid
 
 from django.conf import settings
@@ -23,7 +22,7 @@ from customers.choices import (
 )
 from customers.credit_code import normalize_credit_code, validate_credit_code
 from customers.grading import ATTRIBUTES, inputs_missing
-from customers.search import name_ids_sql, name_sample, read_in_order, short_ids_sql
+from customers.search import TRIGRAM, name_ids_sql, name_sample, read_in_order, short_ids_sql
 
 # The tier sort's rank, best first: AA, A, B, Unrated. One expression for the query and for the
 # index that serves it (PostgreSQL uses an expression index only for the very same expression);
@@ -41,7 +40,6 @@ ANY_INPUT_MISSING = inputs_missing(name for name in ATTRIBUTES if name != "credi
 # gives it nothing to look up — PostgreSQL would read the whole index (2.9 s at 1M customers) —
 # and is compared with the names instead, in name order until the page has its matches. So is a
 # text that many names contain (customers.search.read_in_order).
-TRIGRAM = re.compile(r"[^\W_]{3}")
 # One set of ids, names (customers.search) and codes together: with an OR beside it, PostgreSQL
 # read the customers in name order and tested each against the set, which for one customer's name
 # is every customer.

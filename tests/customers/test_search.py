@@ -214,3 +214,11 @@ def test_a_short_text_is_looked_up_by_its_rarest_pair_of_characters():
     assert params == ["华能", "%华能%"]
     assert search.short_ids_sql("%A 能%", "A 能", sample)[1] == ["A", "%A 能%"]  # in no name; 能 in one
     assert search.short_ids_sql("%集团%", "集团", sample)[1] == ["集团", "%集团%"]  # in all, the only pair
+
+
+def test_a_short_text_in_many_names_is_read_in_name_order_wherever_they_are():
+    """Looked up, a character in a tenth of the names hands all of them over to be sorted."""
+    sample = sorted([f"ANHE {n}" for n in range(90)] + [f"QINGHE {n}" for n in range(10)])
+    assert search.read_in_order("q", sample)  # 10 %, all late in the alphabet
+    assert not search.read_in_order("qinghe", sample)  # the trigram index finds these sooner
+    assert not search.read_in_order("q", sample[:90] + ["QINGHE 0"])  # one in 91: looked up
