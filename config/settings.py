@@ -277,8 +277,8 @@ REGRADE_BATCH_SIZE = env.int("REGRADE_BATCH_SIZE", default=20_000)
 BACKGROUND_YIELD = env.float("BACKGROUND_YIELD", default=2.0)
 # While people use the site, a re-grade batch is worked in pieces of this many customers, each
 # its own transaction and pause (customers.regrade.regrade_span); on an idle site in one piece.
-# Measured at 1M on 2 cores under 8 clients (README): p95 growth +20 to +53 % (mean 37 %) in
-# pieces of 2,500, against +29 to +79 % (mean 58 %) in whole batches of 20,000.
+# Measured at 1M on 2 cores under 8 clients (README), seven runs: p95 growth +18 to +53 % (mean
+# 35 %) in pieces of 2,500, against +29 to +79 % (mean 58 %, eight runs) in batches of 20,000.
 REGRADE_BUSY_BATCH_SIZE = env.int("REGRADE_BUSY_BATCH_SIZE", default=2_500)
 # Background imports (customers.exchange.background): rows per chunk, each chunk one
 # transaction and one step of the progress bar; and the size above which the requester is
