@@ -33,6 +33,7 @@ WORD = re.compile(r"[^\W_]{3,}")
 TRIGRAM = re.compile(r"[^\W_]{3}")  # a text with one has a trigram to look up
 NAME_TABLE = "customers_name_search"
 GRAMS = "customers_name_grams"  # a name's characters and pairs of them (customers/0020)
+SPACES = frozenset(" \t\n\r\f\v")  # what the grams leave out (customers/0020)
 SAMPLE_ROWS = 2_000
 SAMPLE_SECONDS = 3600  # how long a process keeps its sample; word frequencies drift slowly
 # From this share of the names on, a text may be read in list order rather than looked up: the
@@ -97,9 +98,11 @@ def rare_words(text: str, sample: list[str]) -> list[str]:
 
 def text_grams(text: str) -> list[str]:
     """What the grams index (customers/0020) holds of a text: its pairs of characters, or, for a
-    text of single characters, those; none with a space in it."""
+    text of single characters, those; none with an ASCII space in it. The same spaces as the
+    index's function, whatever the database's locale: a pair kept here and not there would find
+    nothing."""
     pairs = [text[i : i + 2] for i in range(len(text) - 1)]
-    grams = [g for g in pairs if not any(c.isspace() for c in g)] or [c for c in text if not c.isspace()]
+    grams = [g for g in pairs if not SPACES.intersection(g)] or [c for c in text if c not in SPACES]
     return list(dict.fromkeys(grams))
 
 

@@ -4,8 +4,9 @@ from django.db import migrations
 # Chinese firm's usual two-character short name ("华能"), a pair of initials. Those were compared
 # with every name the user may see, in list order: at 1M customers 1.4 s to count a rare pair
 # firm-wide and 10 s for its first page, read through the name index. This index holds each
-# name's characters and pairs of characters (customers_name_grams, none with a space in it); the
-# search asks it for the text's rarest pair, or character (customers.search.short_ids_sql).
+# name's characters and pairs of characters (customers_name_grams, none with an ASCII space in
+# it: the same in any locale, as customers.search.text_grams must match it); the search asks it
+# for the text's rarest pair, or character (customers.search.short_ids_sql).
 FUNCTION = "customers_name_grams"
 INDEX = "customers_name_search_grams"
 SQL = f"""
@@ -13,7 +14,7 @@ CREATE FUNCTION {FUNCTION}(name text) RETURNS text[] LANGUAGE sql IMMUTABLE STRI
     SELECT COALESCE(array_agg(DISTINCT g), '{{}}')
     FROM generate_series(1, char_length(name)) AS i,
          LATERAL (VALUES (substr(name, i, 1)), (substr(name, i, 2))) AS grams(g)
-    WHERE g !~ '\\s'
+    WHERE g !~ '[ \\t\\n\\r\\f\\v]'
 $$;
 CREATE INDEX {INDEX} ON customers_name_search USING gin ({FUNCTION}(name_upper));
 """

@@ -37,9 +37,9 @@ OLDEST_SOURCE = Least(*SOURCE_DATE_COLUMNS)
 ANY_INPUT_MISSING = inputs_missing(name for name in ATTRIBUTES if name != "credit_rating")
 # The search's name index on PostgreSQL (pg_trgm on a table of its own, customers/0018) looks a
 # text up by its runs of three letters or digits, Chinese characters included. A text without one
-# gives it nothing to look up — PostgreSQL would read the whole index (2.9 s at 1M customers) —
-# and is compared with the names instead, in name order until the page has its matches. So is a
-# text that many names contain (customers.search.read_in_order).
+# gives it nothing to look up — PostgreSQL would read the whole index (2.9 s at 1M customers) — and
+# is looked up by its pairs of characters in a second index (customers/0020). A text that many
+# names contain is compared with the names in list order (customers.search.read_in_order).
 # One set of ids, names (customers.search) and codes together: with an OR beside it, PostgreSQL
 # read the customers in name order and tested each against the set, which for one customer's name
 # is every customer.

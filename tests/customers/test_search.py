@@ -10,6 +10,8 @@ import html
 import pytest
 from django.db import connection
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from customers import search
 from customers.models import Customer, GradeReason
@@ -214,6 +216,24 @@ def test_a_short_text_is_looked_up_by_its_rarest_pair_of_characters():
     assert params == ["华能", "%华能%"]
     assert search.short_ids_sql("%A 能%", "A 能", sample)[1] == ["A", "%A 能%"]  # in no name; 能 in one
     assert search.short_ids_sql("%集团%", "集团", sample)[1] == ["集团", "%集团%"]  # in all, the only pair
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=6))
+def test_the_index_holds_every_gram_the_search_asks_for(text):
+    """A name that is the text itself must be found: whatever the characters (spaces of every
+    kind, letters whose case changes), the grams index's function (customers/0020) holds each
+    gram the search asks it for (customers.search.text_grams)."""
+    grams = search.text_grams(text)
+    if not text.strip(" \t\n\r\f\v"):
+        assert grams == []
+        return
+    assert grams and all(g in text for g in grams)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            wanted = ", ".join("UPPER(%s)" for _gram in grams)
+            cursor.execute(f"SELECT customers_name_grams(UPPER(%s)) @> ARRAY[{wanted}]", [text, *grams])
+            assert cursor.fetchone()[0]
 
 
 def test_a_short_text_in_many_names_is_read_in_name_order_wherever_they_are():
