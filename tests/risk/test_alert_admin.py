@@ -128,6 +128,22 @@ def test_alert_changelist_loads_and_filters(staff, alert, other_customer):
     assert [a.pk for a in filtered.context["cl"].result_list] == [alert.pk]
 
 
+def test_alerts_and_their_events_are_listed_newest_first_and_sort_by_date(staff, alert, other_customer):
+    """Read by id, which is by date (an alert is written as it opens, an event as it happens):
+    newest first, and the date column sorts oldest first."""
+    later = Alert.objects.create(customer=other_customer, rule=alert.rule, severity="warning")
+    alerts = staff.get("/admin/risk/alert/")
+    assert [a.pk for a in alerts.context["cl"].result_list] == [later.pk, alert.pk]
+    assert alerts.content.decode().count(">Opened<") == 1  # the date column's header, with its sort link
+    oldest_first = staff.get("/admin/risk/alert/", {"o": "0"})  # no action column: the first is 0
+    assert [a.pk for a in oldest_first.context["cl"].result_list] == [alert.pk, later.pk]
+    events = staff.get("/admin/risk/alertevent/")
+    kinds = [e.kind for e in events.context["cl"].result_list]
+    assert kinds == [AlertEventKind.ACKNOWLEDGED, AlertEventKind.OPENED]
+    oldest_first = staff.get("/admin/risk/alertevent/", {"o": "0"})
+    assert [e.kind for e in oldest_first.context["cl"].result_list] == kinds[::-1]
+
+
 def test_alert_is_read_only_with_its_events(staff, alert):
     page = staff.get(f"/admin/risk/alert/{alert.pk}/change/")
     assert page.status_code == 200
