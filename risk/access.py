@@ -1,6 +1,6 @@
-"""Who may see and work alerts, facilities and repayments. Alerts follow their customer (a copy
-of its owner and team kept on each alert by database triggers); facilities are scoped through
-their customer."""
+"""Who may see and work alerts, facilities and repayments. Alerts and facilities follow their
+customer: a copy of its owner and team is kept on each row by database triggers (migrations
+risk/0006 and risk/0017)."""
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -56,7 +56,7 @@ def alert_assignees(alert: Alert) -> QuerySet[User]:
 
 
 def facilities_for(user) -> QuerySet[Facility]:
-    return Scope.of(user).rows(Facility.objects.all(), owner="customer__owner_id", team="customer__team_id")
+    return Scope.of(user).rows(Facility.objects.all())
 
 
 def access_facility(user, code) -> Facility:

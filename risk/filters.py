@@ -140,7 +140,7 @@ class FacilityFilter(django_filters.FilterSet):
         label=_("Team"),
         queryset=Team.objects.all(),
         to_field_name="code",
-        field_name="customer__team",
+        field_name="team",  # the facility's copy of its customer's team (migration risk/0017)
         empty_label=_("All"),
     )
     overdue = django_filters.ChoiceFilter(

@@ -97,28 +97,30 @@ def _owner_parts(*, today: date, first: date, old_max: int, local) -> list[Query
         _part(
             RepaymentInstallment.objects.filter(due_date__gte=first, due_date__lte=today),
             month=_month_of("due_date"),
-            owner="facility__customer__owner_id",
-            team="facility__customer__team_id",
+            owner="facility__owner_id",
+            team="facility__team_id",
             r_due=Sum(F("principal") + F("interest"), output_field=_MONEY),
         ),
         _part(
             Repayment.objects.filter(received_on__gte=first, received_on__lte=today),
             month=_month_of("received_on"),
-            owner="facility__customer__owner_id",
-            team="facility__customer__team_id",
+            owner="facility__owner_id",
+            team="facility__team_id",
             r_repaid=Sum("amount", output_field=_MONEY),
         ),
         # Alerts and screening decisions go to the Shanghai calendar month (settings.TIME_ZONE).
         _part(
             Alert.objects.filter(opened_at__gte=window_start),
             month=_month_of("opened_at", local=local),
-            owner="customer__owner_id",
-            team="customer__team_id",
+            owner="owner_id",
+            team="team_id",
             r_alerts_new=Count("pk"),
         ),
         # Screened: deals whose screening ended (first reached Approved or Lost) in the month;
         # funded: those of them that got to Approved or beyond. The deal's owner and team are
-        # its customer's (copied, kept equal by funnel migration 0004's trigger): no join.
+        # its customer's (copied, kept equal by funnel migration 0004's trigger): no join. The
+        # same holds for alerts (risk/0006) and facilities (risk/0017), so no part joins the
+        # customer for its owner and team.
         _part(
             Deal.objects.filter(screened_at__gte=window_start),
             month=_month_of("screened_at", local=local),
@@ -135,8 +137,8 @@ def _owner_parts(*, today: date, first: date, old_max: int, local) -> list[Query
         _part(
             with_overdue(Facility.objects.all(), today=today),
             month=Value(this_month, output_field=DateField()),
-            owner="customer__owner_id",
-            team="customer__team_id",
+            owner="owner_id",
+            team="team_id",
             r_exposure=Coalesce(Sum("outstanding"), _ZERO),
             r_exposure_b=Coalesce(Sum("outstanding", filter=risky), _ZERO),
             r_exposure_overdue=Coalesce(
@@ -233,9 +235,7 @@ def rollup_repayment_add(*, facility_id: int, received_on: date, amount: Decimal
     month = month_start(received_on, back=0)
     if month < month_start(today, back=MONTHS_KEPT - 1):
         return 0
-    owner_id, team_id = (
-        Facility.objects.filter(pk=facility_id).values_list("customer__owner_id", "customer__team_id").get()
-    )
+    owner_id, team_id = Facility.objects.filter(pk=facility_id).values_list("owner_id", "team_id").get()
     amount = Decimal(amount)
     rows = RiskMonth.objects.bulk_create(
         RiskMonth(month=month, owner_id=owner, team_id=team, repaid=amount)

@@ -20,6 +20,28 @@ class Facility(models.Model):
         "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="facilities"
     )
     # One facility per deal: funding the same deal twice cannot open a second one.
+    # The customer's RM and team, copied by database triggers (migration risk/0017) when the
+    # facility is inserted or moved to another customer and whenever the customer's owner or team
+    # change, so that "whose facilities may I see" is an index range in list order
+    # (crm.scope.Scope), as for deals and alerts.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("relationship manager"),
+        on_delete=models.PROTECT,
+        null=True,
+        editable=False,
+        db_index=False,
+        related_name="+",
+    )
+    team = models.ForeignKey(
+        "crm.Team",
+        verbose_name=_("team"),
+        on_delete=models.PROTECT,
+        null=True,
+        editable=False,
+        db_index=False,
+        related_name="+",
+    )
     deal = models.OneToOneField(
         "funnel.Deal", verbose_name=_("originating deal"), on_delete=models.PROTECT, related_name="facility"
     )
@@ -54,6 +76,11 @@ class Facility(models.Model):
         verbose_name = _("facility")
         verbose_name_plural = _("facilities")
         indexes = [
+            # The list, newest first, for each scope (all, team, own): a page is the first rows
+            # of one range (crm.keyset), not every visible facility sorted.
+            models.Index(fields=["-start_date", "-id"], name="facility_list"),
+            models.Index(fields=["team", "-start_date", "-id"], name="facility_team_list"),
+            models.Index(fields=["owner", "-start_date", "-id"], name="facility_owner_list"),
             models.Index(fields=["first_unpaid_due"], name="facility_first_unpaid"),
             models.Index(fields=["last_repaid_on"], name="facility_last_repaid"),
             # The limit-breach rule, per customer: what open facilities draw, and those over
