@@ -2,7 +2,7 @@ import datetime
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -12,7 +12,7 @@ from crm.models import Team
 from crm.scope import Scope
 from customers.models import Customer, Tier
 from risk.models import UNRESOLVED, AlertRule, AlertSeverity, AlertStatus
-from risk.selectors import overdue_more_than
+from risk.selectors import overdue_split
 
 # The status filter's own values beside the statuses: what the list shows by default, and all.
 UNRESOLVED_CHOICE = "unresolved"
@@ -176,11 +176,9 @@ class FacilityFilter(django_filters.FilterSet):
         return queryset.filter(customer__in=Customer.objects.search(value)) if value.strip() else queryset
 
     def filter_overdue(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # The alert rule's "more than 0 days overdue" (risk.selectors.overdue_more_than).
-        overdue = overdue_more_than(0, today=self.today)
-        if value == YES:
-            return queryset.filter(overdue)
-        return queryset.filter(Q(oldest_unpaid_due__isnull=True) | ~overdue)
+        # The alert rule's "more than 0 days overdue" (risk.selectors.overdue_split).
+        overdue, covered = overdue_split(0, today=self.today)
+        return queryset.filter(overdue if value == YES else covered)
 
     def filter_matures(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == "past":

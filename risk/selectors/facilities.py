@@ -221,6 +221,24 @@ def overdue_more_than(days: int, *, today: datetime.date) -> Q:
     return Q(oldest_unpaid_due__lt=today - datetime.timedelta(days=days))
 
 
+def overdue_split(days: int, *, today: datetime.date) -> tuple[Q, Q]:
+    """(more than ``days`` overdue, not), on a queryset annotated by ``with_overdue``: the two
+    halves of ``overdue_more_than``, read from the uncovered due date the database keeps on each
+    facility (migration 0012) wherever it holds — every repayment received by ``today`` — and
+    worked out by the waterfall only for a facility with a later one (as the payment-overdue
+    rule does). The facility list filters by these: in list order the kept column is a test
+    per row, where the waterfall was two sums per row (2.9 s for a risk officer's first page of
+    overdue facilities at 500,000)."""
+    cutoff = today - datetime.timedelta(days=days)
+    kept = Q(last_repaid_on__isnull=True) | Q(last_repaid_on__lte=today)
+    later = ~kept  # the cheap test first: the waterfall's sums only where it fails
+    overdue = (kept & Q(first_unpaid_due__lt=cutoff)) | (later & overdue_more_than(days, today=today))
+    covered = (kept & (Q(first_unpaid_due__isnull=True) | Q(first_unpaid_due__gte=cutoff))) | (
+        later & (Q(oldest_unpaid_due__isnull=True) | Q(oldest_unpaid_due__gte=cutoff))
+    )
+    return overdue, covered
+
+
 # --- Schedule lines as the pages show them ---------------------------------------------------------
 class InstallmentState(StrEnum):
     PAID = "paid"

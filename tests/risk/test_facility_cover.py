@@ -21,7 +21,7 @@ from customers.models import Customer
 from risk.alerts.kinds import KINDS
 from risk.exceptions import RepaymentRefused
 from risk.models import AlertKind, Facility, Repayment, RepaymentInstallment
-from risk.selectors import facilities_overdue_more_than
+from risk.selectors import facilities_overdue_more_than, overdue_split, with_overdue
 from risk.services import repayment_record
 from tests.factories import FacilityFactory, add_installments, add_repayments
 from tests.stateful import InSavepoint, machine_settings
@@ -129,6 +129,20 @@ class Cover(InSavepoint):
             by_rule = set(kind.bad(Customer.objects.all(), {"days": days}, today))
             by_selector = set(facilities_overdue_more_than(days, today=today).values_list("customer_id", flat=True))
             assert by_rule == by_selector, (today, days)
+
+    @invariant()
+    def the_lists_overdue_filter_splits_as_the_waterfall_does(self):
+        # The facility list's "Overdue" / "Not overdue" (risk.selectors.overdue_split) read the
+        # kept columns, the waterfall only past them: each facility on exactly the side its
+        # days overdue put it, on days before, between and after the payments.
+        ids = [f.pk for f in self.facilities]
+        for offset, days in ((60, 0), (130, 30), (400, 0)):
+            today = START + datetime.timedelta(days=offset)
+            annotated = with_overdue(Facility.objects.filter(pk__in=ids), today=today)
+            overdue, covered = overdue_split(days, today=today)
+            late = {pk for pk, overdue_days in annotated.values_list("pk", "days_overdue") if overdue_days > days}
+            assert set(annotated.filter(overdue).values_list("pk", flat=True)) == late, (today, days)
+            assert set(annotated.filter(covered).values_list("pk", flat=True)) == set(ids) - late, (today, days)
 
 
 def test_kept_cover_equals_the_waterfall_under_random_play(rm1):
