@@ -1,6 +1,6 @@
 """Benchmark the main pages — customer list (first page and deep), a customer search, data quality,
-deal list (first page and deep), board, analytics, alert list, risk dashboard, a customer page and
-a deal page —
+deal list (first page and deep), board, analytics, alert list, facility list (first page and
+deep), risk dashboard, a customer page and a deal page —
 as an RM, a team manager, a risk officer and an admin load them, through gunicorn on loopback;
 one client at a time, or many at once (--clients), optionally while a full re-grade runs.
 
@@ -132,11 +132,14 @@ PAGES: dict[str, str | None] = {
     "board": "/funnel/board/",
     "analytics": "/funnel/analytics/",
     "alerts": "/risk/alerts/",
+    "facilities": "/risk/facilities/",
+    "facilities deep": None,
     "dashboard": "/risk/dashboard/",
     "customer": None,
     "deal": None,
 }
-DEEP = {"customers deep": "customers", "deals deep": "deals"}  # deep page -> the list it follows
+# deep page -> the list it follows
+DEEP = {"customers deep": "customers", "deals deep": "deals", "facilities deep": "facilities"}
 TARGET_MS = {page: 150 for page in PAGES} | {"dashboard": 300}
 ROLES = {"rm": "RM", "manager": "team manager", "risk": "risk officer", "admin": "admin"}
 LOAD_TARGET_RPS = 40
