@@ -19,7 +19,6 @@ class Facility(models.Model):
     customer = models.ForeignKey(
         "customers.Customer", verbose_name=_("customer"), on_delete=models.PROTECT, related_name="facilities"
     )
-    # One facility per deal: funding the same deal twice cannot open a second one.
     # The customer's RM and team, copied by database triggers (migration risk/0017) when the
     # facility is inserted or moved to another customer and whenever the customer's owner or team
     # change, so that "whose facilities may I see" is an index range in list order
@@ -42,6 +41,7 @@ class Facility(models.Model):
         db_index=False,
         related_name="+",
     )
+    # One facility per deal: funding the same deal twice cannot open a second one.
     deal = models.OneToOneField(
         "funnel.Deal", verbose_name=_("originating deal"), on_delete=models.PROTECT, related_name="facility"
     )
