@@ -49,9 +49,15 @@ def alerts_evaluate_batch(*, lo: int, hi: int, today: str) -> dict:
 
 @periodic_job(lock="watch_refresh", time_limit=10 * MINUTE)
 def watch_refresh() -> dict:
-    """After the rules: the watch list from the alerts now open. The evaluation's batches may
-    have written many alerts: their statistics are renewed first, so this step and the pages
-    after it plan with today's numbers, and the customers' after the watch list wrote them."""
+    """After the rules: the watch list from the alerts now open."""
+    return watch_refresh_step()
+
+
+def watch_refresh_step() -> dict:
+    """What the job does, in this process (bench/alerts.py times it). The evaluation's batches
+    may have written many alerts: their statistics are renewed first, so this step and the
+    pages after it plan with today's numbers, and the customers' after the watch list wrote
+    them."""
     analyzed = sql.analyze_stale(Alert, AlertCondition, AlertEvent)
     result = watch.watch_refresh()
     analyzed += sql.analyze_stale(Customer)
