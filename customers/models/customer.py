@@ -57,7 +57,11 @@ class CustomerQuerySet(models.QuerySet):
         """Who sees which customer (crm.scope.Scope); every page, export and job uses it."""
         return Scope.of(user).rows(self)
 
-    def search(self, text: str) -> "CustomerQuerySet":
+    def search(self, text: str, *, by_name: bool = True) -> "CustomerQuerySet":
+        """Customers whose name contains ``text`` or whose credit code starts with it. ``by_name``:
+        the caller lists them in name order (the customer list); a list in another order (the
+        facility list by date) passes False, and a common text is then tested row by row as the
+        list is read, wherever in the alphabet its names are (customers.search.read_in_order)."""
         text = text.strip()
         if not text:
             return self
@@ -67,7 +71,7 @@ class CustomerQuerySet(models.QuerySet):
         if db.vendor != "postgresql":
             return self.filter(Q(name__icontains=text) | Q(credit_code__startswith=code))
         sample = name_sample(db)
-        if read_in_order(text, sample):
+        if read_in_order(text, sample, by_name=by_name):
             # strpos rather than LIKE: PostgreSQL estimates a LIKE by the length of its text and
             # plans a long one for a few rows, all read and sorted (1 s for "CO., LTD." at 1M);
             # strpos it takes for a third of them, and reads in list order.

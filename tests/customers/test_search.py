@@ -244,6 +244,14 @@ def test_a_short_text_in_many_names_is_read_in_name_order_wherever_they_are():
     assert not search.read_in_order("q", [*sample[:90], "QINGHE 0"])  # one in 91: looked up
 
 
+def test_a_list_in_another_order_reads_any_common_text_in_its_order():
+    # The facility list is newest first: the names it meets are in no alphabetical order, so a
+    # word in a tenth of them fills a page after about ten rows a match wherever it sorts.
+    sample = sorted([f"ANHE {n}" for n in range(90)] + [f"QINGHE {n}" for n in range(10)])
+    assert search.read_in_order("qinghe", sample, by_name=False)
+    assert not search.read_in_order("qinghe 7", sample, by_name=False)  # one in 100: looked up
+
+
 def test_a_search_table_never_analysed_is_sampled_not_read_whole(rm1):
     # Before its first ANALYZE (autovacuum may be off) PostgreSQL knows no row count for the
     # search table. The sample then took every name, and each search compared its words with a
