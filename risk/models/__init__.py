@@ -3,7 +3,8 @@
 - ``facilities``: facilities, their schedules and repayments;
 - ``alerts``: alert rules, alerts, their events and the managers' digests;
 - ``rollup``: the dashboard's monthly figures;
-- ``totals``: the alerts counted per RM, team, severity and status."""
+- ``totals``: the alerts counted per RM, team, severity and status;
+- ``scope_copy``: the customer's owner and team that alerts and facilities keep."""
 
 from risk.models.alerts import (
     ACT_ON,

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import LocalizedName
+from risk.models.scope_copy import customer_owner_and_team
 
 
 class AlertKind(models.TextChoices):
@@ -153,24 +154,7 @@ class Alert(models.Model):
     # The customer's RM and team, copied by database triggers (migration risk/0006) when the
     # alert is inserted and whenever the customer's owner or team change, so that "whose alerts
     # may I see" is an index range (crm.scope.Scope), as for deals.
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("relationship manager"),
-        on_delete=models.PROTECT,
-        null=True,
-        editable=False,
-        db_index=False,
-        related_name="+",
-    )
-    team = models.ForeignKey(
-        "crm.Team",
-        verbose_name=_("team"),
-        on_delete=models.PROTECT,
-        null=True,
-        editable=False,
-        db_index=False,
-        related_name="+",
-    )
+    owner, team = customer_owner_and_team()
     # Copied from the rule when raised: editing the rule later does not rewrite history.
     severity = models.CharField(_("severity"), max_length=10, choices=AlertSeverity.choices)
     status = models.CharField(_("status"), max_length=20, choices=AlertStatus.choices, default=AlertStatus.OPEN)

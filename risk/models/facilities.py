@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from risk.models.scope_copy import customer_owner_and_team
+
 
 class Facility(models.Model):
     """What a funded deal lent: the limit granted and what is drawn and outstanding."""
@@ -23,24 +25,7 @@ class Facility(models.Model):
     # facility is inserted or moved to another customer and whenever the customer's owner or team
     # change, so that "whose facilities may I see" is an index range in list order
     # (crm.scope.Scope), as for deals and alerts.
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("relationship manager"),
-        on_delete=models.PROTECT,
-        null=True,
-        editable=False,
-        db_index=False,
-        related_name="+",
-    )
-    team = models.ForeignKey(
-        "crm.Team",
-        verbose_name=_("team"),
-        on_delete=models.PROTECT,
-        null=True,
-        editable=False,
-        db_index=False,
-        related_name="+",
-    )
+    owner, team = customer_owner_and_team()
     # One facility per deal: funding the same deal twice cannot open a second one.
     deal = models.OneToOneField(
         "funnel.Deal", verbose_name=_("originating deal"), on_delete=models.PROTECT, related_name="facility"
