@@ -18,14 +18,18 @@ A text that many names contain all through the alphabet ("Co., Ltd.") is not loo
 the index would hand over most of the portfolio to be sorted (6.3 s at 1M for "CO., LTD."), where
 reading the names in the list's order finds a page of matches at once (1 ms). Not so a text
 common at one place in name order ("Tianrun …", 11 % of the bench's names, all under T): reading
-in order would first pass every name before T (2.8 s). The same sample tells the two apart
-(``read_in_order``).
+the firm's names in order would first pass every name before T (2.8 s). But an RM's list has a
+few thousand names to pass, where the index hands over the whole firm's 110,000 (1.9 s for the
+RM). The same sample, and the rows the list reads as PostgreSQL estimates them, tell the cases
+apart (``read_in_order``).
 """
 
 import re
 import time
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from crm.keyset import PAGE_SIZE
 
 # Words the index can look up: runs of three letters or digits (pg_trgm's words, at least one
 # trigram each). Any run of the text is in every name that contains the text.
@@ -36,21 +40,34 @@ GRAMS = "customers_name_grams"  # a name's characters and pairs of them (custome
 SPACES = frozenset(" \t\n\r\f\v")  # what the grams leave out (customers/0020)
 SAMPLE_ROWS = 2_000
 SAMPLE_SECONDS = 3600  # how long a process keeps its sample; word frequencies drift slowly
-# From this share of the names on, a text may be read in list order rather than looked up: the
-# index hands over share × portfolio rows to be sorted, reading about (page or count cap) / share
-# rows — at 1M they meet near 2 % — plus every name before the first match in name order.
+# A list in another order than by name (the facilities, newest first) reads a text in its own
+# order from this share of the names on: it meets the matches spread through it, about one in
+# 1 / share rows, where the index hands over share × portfolio rows to be sorted.
 COMMON_SHARE = 0.02
+# A match the index hands over costs as much as this many names read in list order: at 1M, ~10 µs
+# a match (its customer row fetched by id, then sorted) against ~4 µs a name read in order.
+INDEX_ROW_COST = 2.5
+PAGE_ROWS = PAGE_SIZE + 1  # what a list page reads: a page, and one more to know of another
 
-_samples: dict[str, tuple[float, list[str]]] = {}  # per database alias: (when read, names)
+_samples: dict[str, tuple[float, list[str], int]] = {}  # per database alias: (when read, names, rows)
 
 
 def name_sample(db: BaseDatabaseWrapper) -> list[str]:
     """About SAMPLE_ROWS upper-cased names in order, read in random blocks of the search table
     (a millisecond at 1M), kept for SAMPLE_SECONDS in this process."""
+    return _sample(db)[1]
+
+
+def name_rows(db: BaseDatabaseWrapper) -> int:
+    """The names in the search table (one per customer) when the sample was read."""
+    return _sample(db)[2]
+
+
+def _sample(db: BaseDatabaseWrapper) -> tuple[float, list[str], int]:
     now = time.monotonic()
     kept = _samples.get(db.alias)
     if kept is not None and now - kept[0] < SAMPLE_SECONDS:
-        return kept[1]
+        return kept
     with db.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [NAME_TABLE])
         rows = cursor.fetchone()[0]
@@ -63,28 +80,38 @@ def name_sample(db: BaseDatabaseWrapper) -> list[str]:
         percent = 100.0 if rows < SAMPLE_ROWS else 100.0 * SAMPLE_ROWS / rows
         cursor.execute(f"SELECT name_upper FROM {NAME_TABLE} TABLESAMPLE SYSTEM (%s)", [percent])  # noqa: S608
         names = sorted(name for (name,) in cursor.fetchall())
-    _samples[db.alias] = (now, names)
-    return names
+    _samples[db.alias] = (now, names, max(int(rows), len(names)))
+    return _samples[db.alias]
 
 
 def forget_samples() -> None:
     _samples.clear()
 
 
-def read_in_order(text: str, sample: list[str], *, by_name: bool = True) -> bool:
-    """Whether reading the rows in list order finds the text's matches sooner than the index: at
-    least COMMON_SHARE of the sampled names contain ``text``, and, for a list in name order
-    (``by_name``), fewer names come before the first of them in name order than contain it. A
-    list in another order (facilities, newest first) meets the matches spread through it, so
-    the share alone decides. A text without three letters or digits in a row needs only the
-    share: its grams index hands over every name with the pair or character to be sorted, which
-    at 1M, for one character in 11 % of the names all late in the alphabet, took a team manager
-    1.5 s, against 0.3 s reading in order (the firm-wide 1.4 s and 2.4 s)."""
+def read_in_order(
+    text: str, sample: list[str], *, by_name: bool = True, rows: int | None = None, scope_rows: int | None = None
+) -> bool:
+    """Whether reading the list's rows in its order finds a page of the text's matches sooner than
+    the index does. ``rows``: the names in the whole portfolio (default: the sample's); ``scope_rows``:
+    those the list reads, the user's scope and other filters (default: all of them).
+
+    A list in name order (``by_name``) reads, in its scope, every name before the first match in
+    name order and then about PAGE_ROWS / share more; the index hands over the matches of the whole
+    portfolio, INDEX_ROW_COST each. At 1M, "Tianrun" (11 % of the names, all under T) is read for in
+    an RM's few thousand names or a team's 56,000, and looked up firm-wide; a single character in a
+    tenth of the names late in the alphabet likewise. A list in another order (facilities, newest
+    first) meets the matches spread through it, so there the share alone decides (COMMON_SHARE)."""
     text = text.upper()
     found = [n for n, name in enumerate(sample) if text in name]
-    if len(found) < max(1, COMMON_SHARE * len(sample)):
-        return False
-    return not by_name or found[0] <= len(found) or not TRIGRAM.search(text)
+    if not found:
+        return False  # rarer than the sample can tell: the index hands over next to nothing
+    share = len(found) / len(sample)
+    if not by_name:
+        return share >= COMMON_SHARE
+    rows = rows or len(sample)
+    scope = rows if scope_rows is None else min(scope_rows, rows)
+    in_order = min(scope, scope * found[0] / len(sample) + PAGE_ROWS / share)
+    return in_order <= INDEX_ROW_COST * share * rows
 
 
 def rare_words(text: str, sample: list[str]) -> list[str]:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from crm.scope import Scope
+from crm.sql import planned_rows
 from customers.choices import (
     ActivityKind,
     CreditRating,
@@ -22,7 +23,7 @@ from customers.choices import (
 )
 from customers.credit_code import normalize_credit_code, validate_credit_code
 from customers.grading import ATTRIBUTES, inputs_missing
-from customers.search import TRIGRAM, name_ids_sql, name_sample, read_in_order, short_ids_sql
+from customers.search import TRIGRAM, name_ids_sql, name_rows, name_sample, read_in_order, short_ids_sql
 
 # The tier sort's rank, best first: AA, A, B, Unrated. One expression for the query and for the
 # index that serves it (PostgreSQL uses an expression index only for the very same expression);
@@ -71,7 +72,11 @@ class CustomerQuerySet(models.QuerySet):
         if db.vendor != "postgresql":
             return self.filter(Q(name__icontains=text) | Q(credit_code__startswith=code))
         sample = name_sample(db)
-        if read_in_order(text, sample, by_name=by_name):
+        # What the list reads in its order, its scope and filters, as PostgreSQL estimates it (a
+        # plan, not a run): asked only where the sample holds the text, else it is looked up.
+        in_sample = by_name and any(text.upper() in name for name in sample)
+        scope_rows = planned_rows(self) if in_sample else None
+        if read_in_order(text, sample, by_name=by_name, rows=name_rows(db), scope_rows=scope_rows):
             # strpos rather than LIKE: PostgreSQL estimates a LIKE by the length of its text and
             # plans a long one for a few rows, all read and sorted (1 s for "CO., LTD." at 1M);
             # strpos it takes for a third of them, and reads in list order.
